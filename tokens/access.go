@@ -1,0 +1,196 @@
+package tokens
+
+import (
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/golang-jwt/jwt/v5"
+)
+
+// accessTokenType is the JOSE typ of an access token (RFC 9068 §2.1); a resource
+// server checks it so that an ID token or another JWT signed with the same key
+// cannot pass for an access token.
+const accessTokenType = "at+jwt"
+
+var (
+	errNotAccessToken = errors.New(`typ is not "at+jwt"`)
+	errUnknownKeyID   = errors.New("kid does not name this signer's key")
+	errExpiryOrder    = errors.New("access token expiry must be after its issue time")
+)
+
+// AccessClaims are the claims of an access token (RFC 9068 §2.2).
+type AccessClaims struct {
+	// Issuer is iss: the authorization server's URL.
+	Issuer string
+	// Subject is sub: the user id, or the client id when no user is involved.
+	Subject string
+	// Audience is aud. With one element it is encoded as a JSON string, which
+	// every resource server accepts; with more, as an array.
+	Audience []string
+	// ClientID is client_id: the client the token was issued to.
+	ClientID string
+	// Scopes are encoded as the space-separated scope claim, which is always
+	// present (possibly "") so resource servers need not tell "absent" from "none".
+	Scopes []string
+	// IssuedAt is iat, and nbf as well; both are whole seconds.
+	IssuedAt time.Time
+	// Expiry is exp, in whole seconds.
+	Expiry time.Time
+	// ID is jti: the token id under which the token store records the token.
+	ID string
+}
+
+// accessJSON is the wire form of AccessClaims. A struct rather than a map keeps
+// the claim order fixed and Mint free of map building; the NumericDates are
+// integers because some resource servers reject fractional seconds.
+type accessJSON struct {
+	Issuer    string   `json:"iss,omitempty"`
+	Subject   string   `json:"sub"`
+	Audience  audience `json:"aud,omitempty"`
+	ClientID  string   `json:"client_id"`
+	Scope     string   `json:"scope"`
+	IssuedAt  int64    `json:"iat"`
+	NotBefore int64    `json:"nbf"`
+	Expiry    int64    `json:"exp"`
+	ID        string   `json:"jti"`
+}
+
+// Mint signs an access token carrying c. The header is {alg, typ "at+jwt", kid}.
+func (s *Signer) Mint(c AccessClaims) (string, error) {
+	iat, exp := c.IssuedAt.Unix(), c.Expiry.Unix()
+	if exp <= iat {
+		return "", errExpiryOrder
+	}
+	payload, err := json.Marshal(&accessJSON{
+		Issuer:    c.Issuer,
+		Subject:   c.Subject,
+		Audience:  c.Audience,
+		ClientID:  c.ClientID,
+		Scope:     strings.Join(c.Scopes, " "),
+		IssuedAt:  iat,
+		NotBefore: iat,
+		Expiry:    exp,
+		ID:        c.ID,
+	})
+	if err != nil {
+		return "", fmt.Errorf("encoding access token claims: %w", err)
+	}
+
+	// header.payload.signature in one buffer sized up front; the header segment
+	// was encoded once by NewSigner.
+	enc := base64.RawURLEncoding
+	buf := make([]byte, 0, len(s.header)+1+enc.EncodedLen(len(payload))+1+s.sigLen)
+	buf = append(buf, s.header...)
+	buf = append(buf, '.')
+	buf = enc.AppendEncode(buf, payload)
+	sig, err := s.method.Sign(string(buf), s.key)
+	if err != nil {
+		return "", fmt.Errorf("signing access token: %w", err)
+	}
+	buf = append(buf, '.')
+	buf = enc.AppendEncode(buf, sig)
+	return string(buf), nil
+}
+
+// Verify checks that token is an access token this signer minted and that it is
+// valid at now, and returns its claims. The algorithm is pinned to the signer's
+// (so neither "none" nor HS256 keyed with the public key can pass), typ must be
+// at+jwt, and exp is required. Issuer and audience are left to the caller.
+func (s *Signer) Verify(token string, now time.Time) (*AccessClaims, error) {
+	parser := jwt.NewParser(
+		jwt.WithValidMethods(s.validMethods),
+		jwt.WithTimeFunc(func() time.Time { return now }),
+		jwt.WithExpirationRequired(),
+		jwt.WithStrictDecoding(),
+	)
+	var c accessJSON
+	if _, err := parser.ParseWithClaims(token, &c, s.keyFunc); err != nil {
+		return nil, fmt.Errorf("verifying access token: %w", err)
+	}
+	claims := &AccessClaims{
+		Issuer:   c.Issuer,
+		Subject:  c.Subject,
+		ClientID: c.ClientID,
+		IssuedAt: time.Unix(c.IssuedAt, 0).UTC(),
+		Expiry:   time.Unix(c.Expiry, 0).UTC(),
+		ID:       c.ID,
+	}
+	if len(c.Audience) > 0 {
+		claims.Audience = c.Audience
+	}
+	if c.Scope != "" {
+		claims.Scopes = strings.Fields(c.Scope)
+	}
+	return claims, nil
+}
+
+// keyFunc checks the header fields the jwt library leaves to the caller and
+// hands it the public key.
+func (s *Signer) keyFunc(t *jwt.Token) (any, error) {
+	// RFC 9068 §4 also allows the full media type; media types are case-insensitive.
+	typ, _ := t.Header["typ"].(string)
+	if !strings.EqualFold(typ, accessTokenType) && !strings.EqualFold(typ, "application/"+accessTokenType) {
+		return nil, errNotAccessToken
+	}
+	if kid, _ := t.Header["kid"].(string); kid != s.kid {
+		return nil, errUnknownKeyID
+	}
+	return s.public, nil
+}
+
+// The jwt.Claims methods let the jwt parser validate exp and nbf on accessJSON.
+
+func (c *accessJSON) GetExpirationTime() (*jwt.NumericDate, error) { return numericDate(c.Expiry), nil }
+func (c *accessJSON) GetNotBefore() (*jwt.NumericDate, error)      { return numericDate(c.NotBefore), nil }
+func (c *accessJSON) GetIssuedAt() (*jwt.NumericDate, error)       { return numericDate(c.IssuedAt), nil }
+func (c *accessJSON) GetIssuer() (string, error)                   { return c.Issuer, nil }
+func (c *accessJSON) GetSubject() (string, error)                  { return c.Subject, nil }
+func (c *accessJSON) GetAudience() (jwt.ClaimStrings, error) {
+	return jwt.ClaimStrings(c.Audience), nil
+}
+
+// numericDate maps an absent (zero) claim to nil, which the parser treats as missing.
+func numericDate(sec int64) *jwt.NumericDate {
+	if sec == 0 {
+		return nil
+	}
+	return jwt.NewNumericDate(time.Unix(sec, 0))
+}
+
+// audience is the aud claim. RFC 7519 §4.1.3 allows a single string or an
+// array; a single audience is written as a string because that is what most
+// resource servers expect (and what league writes), while reading accepts both.
+type audience []string
+
+// MarshalJSON writes one audience as a string and several as an array.
+func (a audience) MarshalJSON() ([]byte, error) {
+	if len(a) == 1 {
+		return json.Marshal(a[0])
+	}
+	return json.Marshal([]string(a))
+}
+
+// UnmarshalJSON reads a string or an array of strings.
+func (a *audience) UnmarshalJSON(b []byte) error {
+	if len(b) > 0 && b[0] == '"' {
+		var one string
+		if err := json.Unmarshal(b, &one); err != nil {
+			return err
+		}
+		*a = audience{one}
+		return nil
+	}
+	var many []string
+	if err := json.Unmarshal(b, &many); err != nil {
+		return errors.New("aud must be a string or an array of strings")
+	}
+	*a = many
+	return nil
+}
+
+// Interface guard: the parser validates accessJSON's registered claims.
+var _ jwt.Claims = (*accessJSON)(nil)
