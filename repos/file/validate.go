@@ -1,0 +1,150 @@
+package file
+
+import (
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+)
+
+// grantTypes are the grant names a client may list; they are the grant_type
+// values of the token endpoint.
+var grantTypes = []string{"refresh_token", "password", "client_credentials"}
+
+// maxReported bounds how many mistakes one error lists: enough to fix a file
+// in one go, not so many that a wrong file floods the log.
+const maxReported = 20
+
+// problems collects the mistakes of a document, each prefixed with the entry
+// it was found in.
+type problems struct {
+	errs  []error
+	count int
+}
+
+func (p *problems) add(entry, format string, args ...any) {
+	p.count++
+	if len(p.errs) < maxReported {
+		p.errs = append(p.errs, fmt.Errorf("%s: %s", entry, fmt.Sprintf(format, args...)))
+	}
+}
+
+func (p *problems) err() error {
+	if p.count > len(p.errs) {
+		p.errs = append(p.errs, fmt.Errorf("and %d more", p.count-len(p.errs)))
+	}
+	return errors.Join(p.errs...)
+}
+
+// validate checks a decoded document as a whole.
+func validate(doc *document) error {
+	var p problems
+	declared := make(map[string]bool, len(doc.Scopes))
+	for i, s := range doc.Scopes {
+		entry := fmt.Sprintf("scopes[%d] %q", i, s.ID)
+		switch {
+		case s.ID == "":
+			p.add(entry, "id is empty")
+		case !isScopeToken(s.ID):
+			p.add(entry, "id may contain only printable ASCII other than space, \" and \\ (RFC 6749 §3.3)")
+		case declared[s.ID]:
+			p.add(entry, "duplicate id")
+		}
+		declared[s.ID] = true
+	}
+
+	clients := make(map[string]bool, len(doc.Clients))
+	for i, c := range doc.Clients {
+		entry := fmt.Sprintf("clients[%d] %q", i, c.ID)
+		switch {
+		case c.ID == "":
+			p.add(entry, "id is empty")
+		case strings.Contains(c.ID, ":"):
+			p.add(entry, "id contains ':', which HTTP Basic authentication cannot carry")
+		case clients[c.ID]:
+			p.add(entry, "duplicate id")
+		}
+		clients[c.ID] = true
+		if c.SecretHash != "" {
+			if err := checkHash(c.SecretHash); err != nil {
+				p.add(entry, "secret_hash: %v", err)
+			}
+		}
+		checkList(&p, entry, "grants", c.Grants, func(g string) string {
+			if !slices.Contains(grantTypes, g) {
+				return fmt.Sprintf("unknown grant %q (want %s)", g, strings.Join(grantTypes, ", "))
+			}
+			return ""
+		})
+		checkList(&p, entry, "scopes", c.Scopes, undeclared(declared))
+		checkList(&p, entry, "default_scope", c.DefaultScope, func(s string) string {
+			if msg := undeclared(declared)(s); msg != "" {
+				return msg
+			}
+			if c.Scopes != nil && !slices.Contains(c.Scopes, s) {
+				return fmt.Sprintf("scope %q is not in the client's scopes", s)
+			}
+			return ""
+		})
+	}
+
+	ids := make(map[string]bool, len(doc.Users))
+	usernames := make(map[string]bool, len(doc.Users))
+	for i, u := range doc.Users {
+		entry := fmt.Sprintf("users[%d] %q", i, u.ID)
+		switch {
+		case u.ID == "":
+			p.add(entry, "id is empty")
+		case ids[u.ID]:
+			p.add(entry, "duplicate id")
+		}
+		ids[u.ID] = true
+		switch {
+		case u.Username == "":
+			p.add(entry, "username is empty")
+		case usernames[u.Username]:
+			p.add(entry, "duplicate username %q", u.Username)
+		}
+		usernames[u.Username] = true
+		if u.PasswordHash == "" {
+			p.add(entry, "password_hash is empty")
+		} else if err := checkHash(u.PasswordHash); err != nil {
+			p.add(entry, "password_hash: %v", err)
+		}
+		checkList(&p, entry, "scopes", u.Scopes, undeclared(declared))
+	}
+	return p.err()
+}
+
+// checkList reports the entries of a list that check rejects, and duplicates.
+func checkList(p *problems, entry, field string, list []string, check func(string) string) {
+	for i, v := range list {
+		if msg := check(v); msg != "" {
+			p.add(entry, "%s[%d]: %s", field, i, msg)
+		} else if slices.Contains(list[:i], v) {
+			p.add(entry, "%s[%d]: duplicate %q", field, i, v)
+		}
+	}
+}
+
+// undeclared returns a check that rejects scopes missing from declared.
+func undeclared(declared map[string]bool) func(string) string {
+	return func(s string) string {
+		if !declared[s] {
+			return fmt.Sprintf("scope %q is not declared in \"scopes\"", s)
+		}
+		return ""
+	}
+}
+
+// isScopeToken reports whether s is a scope-token of RFC 6749 §3.3, which is
+// also what keeps space-separated scope lists unambiguous.
+func isScopeToken(s string) bool {
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if c < 0x21 || c > 0x7e || c == '"' || c == '\\' {
+			return false
+		}
+	}
+	return s != ""
+}

@@ -1,0 +1,103 @@
+package sql
+
+import (
+	"crypto/rand"
+	"encoding/base64"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/caddy-oauth2/caddy-oauth2/repos"
+)
+
+// benchTokens returns an access token and a refresh token of family with ids
+// shaped like tokens.NewID's, so the b-trees see realistic random keys.
+func benchTokens(family string, now time.Time) (repos.AccessToken, *repos.RefreshToken) {
+	return repos.AccessToken{
+			ID: benchID(), FamilyID: family, ClientID: "web", UserID: "u-1001",
+			Scopes: []string{"read", "write"}, ExpiresAt: now.Add(time.Hour),
+		}, &repos.RefreshToken{
+			ID: benchID(), FamilyID: family, ClientID: "web", UserID: "u-1001",
+			Scopes: []string{"read", "write"}, ExpiresAt: now.Add(30 * 24 * time.Hour),
+		}
+}
+
+func benchID() string {
+	b := make([]byte, 32)
+	_, _ = rand.Read(b)
+	return base64.RawURLEncoding.EncodeToString(b)
+}
+
+// BenchmarkRotate measures one refresh: each iteration rotates the token the
+// previous one issued, as a client refreshing in a loop does.
+func BenchmarkRotate(b *testing.B) {
+	s := openSQLite(b, filepath.Join(b.TempDir(), "oauth2.db"))
+	now := time.Now()
+	family := benchID()
+	a, r := benchTokens(family, now)
+	require.NoError(b, s.Issue(b.Context(), a, r))
+	b.ReportAllocs()
+	for b.Loop() {
+		a, next := benchTokens(family, now)
+		if err := s.Rotate(b.Context(), r.ID, now, a, next); err != nil {
+			b.Fatal(err)
+		}
+		r = next
+	}
+}
+
+// BenchmarkRotateParallel measures refreshes from many clients at once, which
+// SQLite's single writer serializes.
+func BenchmarkRotateParallel(b *testing.B) {
+	s := openSQLite(b, filepath.Join(b.TempDir(), "oauth2.db"))
+	now := time.Now()
+	b.ReportAllocs()
+	b.RunParallel(func(pb *testing.PB) {
+		family := benchID()
+		a, r := benchTokens(family, now)
+		if err := s.Issue(b.Context(), a, r); err != nil {
+			b.Error(err)
+			return
+		}
+		for pb.Next() {
+			a, next := benchTokens(family, now)
+			if err := s.Rotate(b.Context(), r.ID, now, a, next); err != nil {
+				b.Error(err)
+				return
+			}
+			r = next
+		}
+	})
+}
+
+// BenchmarkIssue measures a fresh grant: an access token and a refresh token.
+func BenchmarkIssue(b *testing.B) {
+	s := openSQLite(b, filepath.Join(b.TempDir(), "oauth2.db"))
+	now := time.Now()
+	b.ReportAllocs()
+	for b.Loop() {
+		a, r := benchTokens(benchID(), now)
+		if err := s.Issue(b.Context(), a, r); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// BenchmarkClientParallel measures the lookup every request starts with.
+func BenchmarkClientParallel(b *testing.B) {
+	s := openSQLite(b, filepath.Join(b.TempDir(), "oauth2.db"))
+	require.NoError(b, s.PutClient(b.Context(), repos.Client{
+		ID: "web", SecretHash: "$2a$04$x", Grants: []string{"password", "refresh_token"}, Scopes: []string{"read"},
+	}))
+	b.ReportAllocs()
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			if _, err := s.Client(b.Context(), "web"); err != nil {
+				b.Error(err)
+				return
+			}
+		}
+	})
+}

@@ -1,0 +1,52 @@
+-- Definitions: clients, users and scopes. A list column holds space-separated
+-- values; NULL means "no restriction", '' an empty list.
+CREATE TABLE scopes (
+    id          TEXT NOT NULL PRIMARY KEY,
+    description TEXT NOT NULL DEFAULT ''
+) STRICT;
+
+CREATE TABLE clients (
+    id            TEXT NOT NULL PRIMARY KEY,
+    name          TEXT NOT NULL DEFAULT '',
+    secret_hash   TEXT NOT NULL DEFAULT '',
+    grants        TEXT,
+    scopes        TEXT,
+    default_scope TEXT
+) STRICT;
+
+CREATE TABLE users (
+    id            TEXT NOT NULL PRIMARY KEY,
+    username      TEXT NOT NULL UNIQUE,
+    password_hash TEXT NOT NULL,
+    scopes        TEXT
+) STRICT;
+
+-- Token state: one row per refresh token and per access token (its jti).
+-- Times are unix seconds. Tokens carry no foreign keys: with `repository file`
+-- the clients and users they name live in a JSON file, not in these tables.
+CREATE TABLE refresh_tokens (
+    id         TEXT NOT NULL PRIMARY KEY,
+    family_id  TEXT NOT NULL,
+    client_id  TEXT NOT NULL,
+    user_id    TEXT NOT NULL DEFAULT '',
+    scopes     TEXT NOT NULL DEFAULT '',
+    expires_at INTEGER NOT NULL,
+    used_at    INTEGER,
+    revoked_at INTEGER
+) STRICT;
+
+CREATE INDEX refresh_tokens_family_id ON refresh_tokens (family_id);
+CREATE INDEX refresh_tokens_expires_at ON refresh_tokens (expires_at);
+
+CREATE TABLE access_tokens (
+    id         TEXT NOT NULL PRIMARY KEY,
+    family_id  TEXT NOT NULL,
+    client_id  TEXT NOT NULL,
+    user_id    TEXT NOT NULL DEFAULT '',
+    scopes     TEXT NOT NULL DEFAULT '',
+    expires_at INTEGER NOT NULL,
+    revoked_at INTEGER
+) STRICT;
+
+CREATE INDEX access_tokens_family_id ON access_tokens (family_id);
+CREATE INDEX access_tokens_expires_at ON access_tokens (expires_at);
