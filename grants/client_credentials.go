@@ -1,0 +1,40 @@
+package grants
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/caddy-oauth2/caddy-oauth2/repos"
+	"github.com/caddy-oauth2/caddy-oauth2/tokens"
+)
+
+// clientCredentials runs the client credentials grant (RFC 6749 §4.4): a
+// client acting on its own behalf gets an access token whose subject is
+// itself, and no refresh token (§4.4.3), since it can always authenticate
+// again.
+func (s *Server) clientCredentials(ctx context.Context, r *Request, client *repos.Client, now time.Time) (*Response, *Error) {
+	// 1. The grant is for confidential clients only (§4.4): a public client
+	// has proven nothing about itself.
+	if !client.Confidential() {
+		return nil, ErrInvalidClient()
+	}
+
+	// 2. Scopes: the requested ones or the defaults, allowed for the client.
+	scopes, oerr := s.grantScopes(ctx, r.Scope, client, nil)
+	if oerr != nil {
+		return nil, oerr
+	}
+
+	// 3. Mint the access token, in a family of its own.
+	out, oerr := s.issue(r, issuance{client: client, familyID: tokens.NewID(), scopes: scopes}, now)
+	if oerr != nil {
+		return nil, oerr
+	}
+
+	// 4. Record it, so that it can be revoked.
+	if err := s.cfg.Tokens.Issue(ctx, out.access, nil); err != nil {
+		return nil, ErrServer(fmt.Errorf("recording access token: %w", err))
+	}
+	return out.response, nil
+}

@@ -1,0 +1,170 @@
+package grants
+
+import "fmt"
+
+// The error codes of RFC 6749 §5.2 that the token endpoint answers with.
+const (
+	CodeInvalidRequest       = "invalid_request"
+	CodeInvalidClient        = "invalid_client"
+	CodeInvalidGrant         = "invalid_grant"
+	CodeUnauthorizedClient   = "unauthorized_client"
+	CodeUnsupportedGrantType = "unsupported_grant_type"
+	CodeInvalidScope         = "invalid_scope"
+	CodeServerError          = "server_error"
+)
+
+// HTTP statuses of the errors; spelled out because this package does not
+// import net/http.
+const (
+	statusBadRequest   = 400
+	statusUnauthorized = 401
+	statusServerError  = 500
+)
+
+// Error is an OAuth error response (RFC 6749 §5.2). Code, Description and Hint
+// are sent to the client; Cause is for the log only, because it may describe
+// the database or the key material. Nothing in an Error ever contains a secret,
+// a password or a token.
+type Error struct {
+	// Code is the RFC 6749 error code, e.g. invalid_grant.
+	Code string
+	// Description is league/oauth2-server's wording for the code, so that
+	// clients written against league see the same error_description.
+	Description string
+	// Hint narrows the description down ("Check the `refresh_token`
+	// parameter"); it may be empty. It is plain ASCII in the character set
+	// RFC 6749 allows for error_description.
+	Hint string
+	// Status is the HTTP status: 400, 401 for invalid_client, 500 for
+	// server_error.
+	Status int
+	// Cause is the internal error behind a server_error, if any.
+	Cause error
+}
+
+// Error describes the error for logs, Cause included.
+func (e *Error) Error() string {
+	s := e.Code + ": " + e.Description
+	if e.Hint != "" {
+		s += " (" + e.Hint + ")"
+	}
+	if e.Cause != nil {
+		s += ": " + e.Cause.Error()
+	}
+	return s
+}
+
+// Unwrap returns Cause, so errors.Is sees through to a storage error.
+func (e *Error) Unwrap() error { return e.Cause }
+
+// ErrInvalidRequest is a malformed request: a parameter missing, repeated or
+// invalid. hint names the parameter, e.g. "Check the `refresh_token` parameter".
+func ErrInvalidRequest(hint string) *Error {
+	return &Error{
+		Code:        CodeInvalidRequest,
+		Description: "The request is missing a required parameter, includes an invalid parameter value, includes a parameter more than once, or is otherwise malformed.",
+		Hint:        sanitize(hint),
+		Status:      statusBadRequest,
+	}
+}
+
+// ErrInvalidClient is a failed client authentication. It carries no hint:
+// telling an unknown client from a wrong secret would help an attacker.
+func ErrInvalidClient() *Error {
+	return &Error{
+		Code:        CodeInvalidClient,
+		Description: "Client authentication failed",
+		Status:      statusUnauthorized,
+	}
+}
+
+// ErrInvalidGrant is a refresh token that cannot be used; hint says why in
+// league's words ("Token has expired").
+func ErrInvalidGrant(hint string) *Error {
+	return &Error{
+		Code:        CodeInvalidGrant,
+		Description: "The refresh token is invalid.",
+		Hint:        sanitize(hint),
+		Status:      statusBadRequest,
+	}
+}
+
+// ErrInvalidCredentials is the password grant's invalid_grant. Like league it
+// has no hint, so an unknown user and a wrong password look the same.
+func ErrInvalidCredentials() *Error {
+	return &Error{
+		Code:        CodeInvalidGrant,
+		Description: "The user credentials were incorrect.",
+		Status:      statusBadRequest,
+	}
+}
+
+// ErrUnauthorizedClient is an authenticated client using a grant it is not
+// allowed.
+func ErrUnauthorizedClient() *Error {
+	return &Error{
+		Code:        CodeUnauthorizedClient,
+		Description: "The authenticated client is not authorized to use this authorization grant type.",
+		Status:      statusBadRequest,
+	}
+}
+
+// ErrUnsupportedGrantType is a grant_type the server does not know or has not
+// enabled; the two are not told apart.
+func ErrUnsupportedGrantType() *Error {
+	return &Error{
+		Code:        CodeUnsupportedGrantType,
+		Description: "The authorization grant type is not supported by the authorization server.",
+		Status:      statusBadRequest,
+	}
+}
+
+// ErrInvalidScope is a scope that is malformed, unknown or not allowed; hint
+// names it, e.g. "Check the `write` scope".
+func ErrInvalidScope(hint string) *Error {
+	return &Error{
+		Code:        CodeInvalidScope,
+		Description: "The requested scope is invalid, unknown, or malformed",
+		Hint:        sanitize(hint),
+		Status:      statusBadRequest,
+	}
+}
+
+// ErrServer is an unexpected failure. cause goes to the log, never to the client.
+func ErrServer(cause error) *Error {
+	return &Error{
+		Code:        CodeServerError,
+		Description: "The authorization server encountered an unexpected condition which prevented it from fulfilling the request.",
+		Status:      statusServerError,
+		Cause:       cause,
+	}
+}
+
+// scopeHint is league's hint for a rejected scope.
+func scopeHint(scope string) string {
+	return fmt.Sprintf("Check the `%s` scope", scope)
+}
+
+// paramHint is league's hint for a missing or invalid parameter.
+func paramHint(name string) string {
+	return fmt.Sprintf("Check the `%s` parameter", name)
+}
+
+// maxHintLen keeps an echoed value from turning a hint into a payload.
+const maxHintLen = 200
+
+// sanitize makes s safe for error_description: RFC 6749 §5.2 allows only
+// %x20-21 / %x23-5B / %x5D-7E, so every other byte (quotes, backslashes,
+// controls, non-ASCII) becomes '?', and long hints are cut.
+func sanitize(s string) string {
+	if len(s) > maxHintLen {
+		s = s[:maxHintLen]
+	}
+	b := []byte(s)
+	for i, c := range b {
+		if c < 0x20 || c == '"' || c == '\\' || c > 0x7e {
+			b[i] = '?'
+		}
+	}
+	return string(b)
+}

@@ -1,0 +1,76 @@
+package grants
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/caddy-oauth2/caddy-oauth2/repos"
+	"github.com/caddy-oauth2/caddy-oauth2/tokens"
+)
+
+// password runs the resource owner password credentials grant (RFC 6749 §4.3).
+// RFC 9700 §2.4 forbids it, so it is enabled only when configured; it exists
+// so that deployments migrating from league keep working.
+func (s *Server) password(ctx context.Context, r *Request, client *repos.Client, now time.Time) (*Response, *Error) {
+	// 1. Both credentials are required (§4.3.2).
+	if r.Username == "" {
+		return nil, ErrInvalidRequest(paramHint("username"))
+	}
+	if r.Password == "" {
+		return nil, ErrInvalidRequest(paramHint("password"))
+	}
+
+	// 2. The credentials must be right.
+	user, oerr := s.authenticateUser(ctx, r.Username, r.Password)
+	if oerr != nil {
+		return nil, oerr
+	}
+
+	// 3. Scopes: the requested ones or the defaults, allowed for both the
+	// client and the user.
+	scopes, oerr := s.grantScopes(ctx, r.Scope, client, user)
+	if oerr != nil {
+		return nil, oerr
+	}
+
+	// 4. Mint the access token for the user and, if the client may refresh,
+	// a refresh token with the same scopes, starting a new family.
+	out, oerr := s.issue(r, issuance{
+		client:        client,
+		userID:        user.ID,
+		familyID:      tokens.NewID(),
+		scopes:        scopes,
+		refresh:       s.mayRefresh(client),
+		refreshScopes: scopes,
+	}, now)
+	if oerr != nil {
+		return nil, oerr
+	}
+
+	// 5. Record them in one transaction.
+	if err := s.cfg.Tokens.Issue(ctx, out.access, out.refresh); err != nil {
+		return nil, ErrServer(fmt.Errorf("recording tokens: %w", err))
+	}
+	return out.response, nil
+}
+
+// authenticateUser checks the resource owner's credentials. An unknown user
+// pays one hash comparison like a known one, and both failures give the same
+// hintless error, so neither the answer nor its timing tells which usernames
+// exist.
+func (s *Server) authenticateUser(ctx context.Context, username, password string) (*repos.User, *Error) {
+	user, err := s.cfg.Definitions.UserByUsername(ctx, username)
+	if errors.Is(err, repos.ErrNotFound) {
+		s.cfg.Secrets.Fake(password)
+		return nil, ErrInvalidCredentials()
+	}
+	if err != nil {
+		return nil, ErrServer(fmt.Errorf("looking up user: %w", err))
+	}
+	if !s.cfg.Secrets.Verify(user.PasswordHash, password) {
+		return nil, ErrInvalidCredentials()
+	}
+	return user, nil
+}

@@ -1,0 +1,132 @@
+package grants
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+
+	"github.com/caddy-oauth2/caddy-oauth2/repos"
+)
+
+// Bounds on the scope parameter. No real client asks for more; the bounds keep
+// a 64 KiB body from turning into thousands of scope lookups.
+const (
+	maxScopes   = 64
+	maxScopeLen = 128
+)
+
+// parseScope splits the scope parameter into scope tokens (RFC 6749 §3.3):
+// space-delimited, each 1*( %x21 / %x23-5B / %x5D-7E ). Repeated spaces are
+// tolerated and duplicates dropped, keeping first-seen order. An empty or
+// all-space parameter yields no scopes, which callers treat as omitted (league
+// trims parameters, so it does the same).
+func parseScope(raw string) ([]string, *Error) {
+	var scopes []string
+	for tok := range strings.SplitSeq(raw, " ") {
+		switch {
+		case tok == "":
+			continue
+		case len(tok) > maxScopeLen || !isScopeToken(tok):
+			// The token is not echoed: it may be anything.
+			return nil, ErrInvalidScope(paramHint("scope"))
+		case slices.Contains(scopes, tok):
+			continue
+		case len(scopes) == maxScopes:
+			return nil, ErrInvalidScope(paramHint("scope"))
+		}
+		scopes = append(scopes, tok)
+	}
+	return scopes, nil
+}
+
+// isScopeToken reports whether s consists of the characters RFC 6749 §3.3
+// allows in a scope-token: printable ASCII except space, '"' and '\'.
+func isScopeToken(s string) bool {
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if c < 0x21 || c > 0x7e || c == '"' || c == '\\' {
+			return false
+		}
+	}
+	return s != ""
+}
+
+// checkScopeSyntax validates a configured scope list, one scope per element.
+func checkScopeSyntax(scopes []string) error {
+	for _, sc := range scopes {
+		if len(sc) > maxScopeLen || !isScopeToken(sc) {
+			return fmt.Errorf("%q is not a valid scope (RFC 6749 §3.3)", sc)
+		}
+	}
+	if len(scopes) > maxScopes {
+		return fmt.Errorf("more than %d scopes", maxScopes)
+	}
+	return nil
+}
+
+// grantScopes decides the scopes of a new grant: the requested ones or, when
+// none are named, the client's default, else the server's, else none. Defaults
+// are checked like requested scopes, so a stale default fails loudly instead
+// of granting something no longer allowed.
+func (s *Server) grantScopes(ctx context.Context, raw string, client *repos.Client, user *repos.User) ([]string, *Error) {
+	scopes, err := parseScope(raw)
+	if err != nil {
+		return nil, err
+	}
+	if len(scopes) == 0 {
+		def := s.cfg.DefaultScope
+		if client.DefaultScope != nil {
+			def = client.DefaultScope
+		}
+		if scopes, err = parseScope(strings.Join(def, " ")); err != nil {
+			return nil, err
+		}
+	}
+	if err := s.checkScopes(ctx, scopes, client, user); err != nil {
+		return nil, err
+	}
+	return scopes, nil
+}
+
+// refreshScopes decides the scopes of the access token a refresh issues: the
+// requested ones, which must be among those granted (RFC 6749 §6), or when
+// none are named all of them. They are checked again because a scope, or a
+// client's or user's right to it, may have been withdrawn since the grant.
+func (s *Server) refreshScopes(ctx context.Context, raw string, granted []string, client *repos.Client, user *repos.User) ([]string, *Error) {
+	scopes, err := parseScope(raw)
+	if err != nil {
+		return nil, err
+	}
+	if len(scopes) == 0 {
+		scopes = granted
+	}
+	for _, sc := range scopes {
+		if !slices.Contains(granted, sc) {
+			return nil, ErrInvalidScope(scopeHint(sc))
+		}
+	}
+	if err := s.checkScopes(ctx, scopes, client, user); err != nil {
+		return nil, err
+	}
+	return scopes, nil
+}
+
+// checkScopes requires every scope to be allowed for the client and the user
+// (nil: no user) and to exist. All failures look alike to the client.
+func (s *Server) checkScopes(ctx context.Context, scopes []string, client *repos.Client, user *repos.User) *Error {
+	for _, sc := range scopes {
+		if !allows(client.Scopes, sc) || user != nil && !allows(user.Scopes, sc) {
+			return ErrInvalidScope(scopeHint(sc))
+		}
+		_, err := s.cfg.Definitions.Scope(ctx, sc)
+		if errors.Is(err, repos.ErrNotFound) {
+			return ErrInvalidScope(scopeHint(sc))
+		}
+		if err != nil {
+			return ErrServer(fmt.Errorf("looking up scope: %w", err))
+		}
+	}
+	return nil
+}

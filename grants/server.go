@@ -1,0 +1,253 @@
+// Package grants is the authorization server core: it authenticates the client,
+// resolves scopes and runs the refresh_token, password and client_credentials
+// grants of RFC 6749, minting tokens with package tokens and persisting them
+// through package repos. It knows nothing of HTTP; the handler turns a form
+// into a Request and a Response or *Error back into JSON.
+//
+// Behaviour follows league/oauth2-server, corrected where league departs from
+// RFC 6749 and RFC 9700: refresh tokens rotate in one transaction, a replayed
+// one revokes its family, and a narrowed scope narrows only the access token.
+package grants
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"time"
+
+	"github.com/caddy-oauth2/caddy-oauth2/repos"
+	"github.com/caddy-oauth2/caddy-oauth2/secrets"
+	"github.com/caddy-oauth2/caddy-oauth2/tokens"
+)
+
+// The grant_type values this server implements.
+const (
+	GrantRefreshToken      = "refresh_token"
+	GrantPassword          = "password"
+	GrantClientCredentials = "client_credentials"
+)
+
+// defaultGrants are the grants enabled when Config.Grants is empty. The
+// password grant is left out because RFC 9700 §2.4 says it MUST NOT be used;
+// it is there for migrations from league, when named.
+var defaultGrants = []string{GrantRefreshToken, GrantClientCredentials}
+
+// Request is a token request (RFC 6749 §3.2) as the handler parsed it. An
+// empty string means the parameter was omitted.
+type Request struct {
+	GrantType    string
+	ClientID     string
+	ClientSecret string
+	// BasicAuth records that the credentials came in an Authorization: Basic
+	// header, so the handler answers invalid_client with WWW-Authenticate.
+	BasicAuth bool
+	// Scope is the raw scope parameter, space-delimited.
+	Scope        string
+	RefreshToken string
+	Username     string
+	Password     string
+	// Issuer is the iss to use when Config.Issuer is empty: the handler passes
+	// scheme://host of the request.
+	Issuer string
+}
+
+// Response is a successful token response (RFC 6749 §5.1).
+type Response struct {
+	// TokenType is always "Bearer".
+	TokenType string
+	// ExpiresIn is the access token's lifetime in seconds.
+	ExpiresIn   int64
+	AccessToken string
+	// RefreshToken is empty when none is issued.
+	RefreshToken string
+	// Scope is the space-separated scope of the access token. It is always
+	// sent, even when equal to the request's, so clients need not guess.
+	Scope string
+}
+
+// Config is what a Server needs. Every field without a stated default is
+// required.
+type Config struct {
+	// Issuer is the iss claim; empty: Request.Issuer.
+	Issuer string
+	// Audience is the aud claim; empty: the client id, as league does.
+	Audience []string
+	// AccessTokenTTL is the access token lifetime, at least one second.
+	AccessTokenTTL time.Duration
+	// RefreshTokenTTL is the lifetime of each refresh token, at least one
+	// second when a grant issues refresh tokens. Every rotation starts a new
+	// one, so an active client never has to log in again.
+	RefreshTokenTTL time.Duration
+	// Grants are the enabled grant types; empty: refresh_token and client_credentials.
+	Grants []string
+	// DefaultScope is granted when a request names no scope and the client
+	// has no default of its own.
+	DefaultScope []string
+	// Signer mints the access tokens.
+	Signer *tokens.Signer
+	// Sealer seals refresh tokens; required only when refresh_token is enabled.
+	Sealer *tokens.Sealer
+	// Definitions looks up clients, users and scopes on every request, so
+	// that a change to them takes effect at once.
+	Definitions repos.Definitions
+	// Tokens records issued tokens and rotates refresh tokens.
+	Tokens repos.TokenStore
+	// Secrets verifies client secrets and user passwords.
+	Secrets *secrets.Verifier
+	// Now is the clock; nil: time.Now. Tests inject one instead of sleeping.
+	Now func() time.Time
+}
+
+// Server answers token requests. It is safe for concurrent use.
+type Server struct {
+	cfg    Config
+	now    func() time.Time
+	grants map[string]grantFunc // the enabled grants, by grant_type
+}
+
+// grantFunc runs one grant for a client that is authenticated and allowed to
+// use it. now is read once per request so that every check sees one instant.
+type grantFunc func(ctx context.Context, r *Request, client *repos.Client, now time.Time) (*Response, *Error)
+
+// NewServer checks cfg and returns a Server. An unknown grant name, a missing
+// dependency or a malformed default scope is an error, so that a mistake shows
+// at config load and not at the first request.
+func NewServer(cfg Config) (*Server, error) {
+	cfg.Audience = slices.Clone(cfg.Audience)
+	cfg.DefaultScope = slices.Clone(cfg.DefaultScope)
+	cfg.Grants = slices.Clone(cfg.Grants)
+	if len(cfg.Grants) == 0 {
+		cfg.Grants = slices.Clone(defaultGrants)
+	}
+	s := &Server{cfg: cfg, now: cfg.Now, grants: make(map[string]grantFunc)}
+	if s.now == nil {
+		s.now = time.Now
+	}
+
+	all := map[string]grantFunc{
+		GrantRefreshToken:      s.refresh,
+		GrantPassword:          s.password,
+		GrantClientCredentials: s.clientCredentials,
+	}
+	for _, g := range cfg.Grants {
+		f, ok := all[g]
+		if !ok {
+			return nil, fmt.Errorf("unknown grant %q (known: refresh_token, password, client_credentials)", g)
+		}
+		s.grants[g] = f
+	}
+
+	var errs []error
+	if cfg.AccessTokenTTL < time.Second {
+		errs = append(errs, errors.New("access token TTL must be at least one second"))
+	}
+	if s.issuesRefreshTokens() {
+		if cfg.RefreshTokenTTL < time.Second {
+			errs = append(errs, errors.New("refresh token TTL must be at least one second"))
+		}
+		if cfg.Sealer == nil {
+			errs = append(errs, errors.New("refresh tokens need a sealer (encryption key)"))
+		}
+	}
+	if cfg.Signer == nil {
+		errs = append(errs, errors.New("missing access token signer"))
+	}
+	if cfg.Definitions == nil {
+		errs = append(errs, errors.New("missing definitions repository"))
+	}
+	if cfg.Tokens == nil {
+		errs = append(errs, errors.New("missing token store"))
+	}
+	if cfg.Secrets == nil {
+		errs = append(errs, errors.New("missing secrets verifier"))
+	}
+	if err := checkScopeSyntax(cfg.DefaultScope); err != nil {
+		errs = append(errs, fmt.Errorf("default scope: %w", err))
+	}
+	if err := errors.Join(errs...); err != nil {
+		return nil, err
+	}
+	return s, nil
+}
+
+// Token answers one token request. A non-nil error is always an *Error, ready
+// to be written as the OAuth error response.
+//
+// The checks run in league's order, so that a request with several faults
+// gets the same answer as from league: the grant type, the client's identity
+// and secret, whether the client may use the grant, then the grant's own
+// parameters, credentials or token, and scope last.
+func (s *Server) Token(ctx context.Context, r *Request) (*Response, error) {
+	resp, err := s.token(ctx, r)
+	if err != nil {
+		return nil, err // never a typed nil in the interface
+	}
+	return resp, nil
+}
+
+func (s *Server) token(ctx context.Context, r *Request) (*Response, *Error) {
+	if r == nil || r.GrantType == "" {
+		return nil, ErrInvalidRequest(paramHint("grant_type"))
+	}
+	grant, ok := s.grants[r.GrantType]
+	if !ok {
+		return nil, ErrUnsupportedGrantType()
+	}
+	client, err := s.authenticateClient(ctx, r)
+	if err != nil {
+		return nil, err
+	}
+	if !allows(client.Grants, r.GrantType) {
+		return nil, ErrUnauthorizedClient()
+	}
+	return grant(ctx, r, client, s.now())
+}
+
+// authenticateClient identifies the client and, for a confidential one, checks
+// its secret (RFC 6749 §2.3.1). A public client's secret, if sent, is ignored,
+// as league does since 9.2. An unknown client, or a confidential one sent
+// without a secret, still pays one hash comparison, so that response times do
+// not tell which client ids exist.
+func (s *Server) authenticateClient(ctx context.Context, r *Request) (*repos.Client, *Error) {
+	if r.ClientID == "" {
+		return nil, ErrInvalidClient()
+	}
+	client, err := s.cfg.Definitions.Client(ctx, r.ClientID)
+	if errors.Is(err, repos.ErrNotFound) {
+		s.cfg.Secrets.Fake(r.ClientSecret)
+		return nil, ErrInvalidClient()
+	}
+	if err != nil {
+		return nil, ErrServer(fmt.Errorf("looking up client: %w", err))
+	}
+	if !client.Confidential() {
+		return client, nil
+	}
+	if r.ClientSecret == "" {
+		s.cfg.Secrets.Fake("")
+		return nil, ErrInvalidClient()
+	}
+	if !s.cfg.Secrets.Verify(client.SecretHash, r.ClientSecret) {
+		return nil, ErrInvalidClient()
+	}
+	return client, nil
+}
+
+// issuesRefreshTokens reports whether the server has the refresh_token grant
+// enabled; without it no grant hands out refresh tokens.
+func (s *Server) issuesRefreshTokens() bool {
+	_, ok := s.grants[GrantRefreshToken]
+	return ok
+}
+
+// mayRefresh reports whether tokens issued to client come with a refresh token.
+func (s *Server) mayRefresh(client *repos.Client) bool {
+	return s.issuesRefreshTokens() && allows(client.Grants, GrantRefreshToken)
+}
+
+// allows reports whether an allow-list admits v; a nil list admits everything,
+// an empty one nothing.
+func allows(list []string, v string) bool {
+	return list == nil || slices.Contains(list, v)
+}
