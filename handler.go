@@ -1,0 +1,118 @@
+package caddyoauth2
+
+import (
+	"encoding/json"
+	"errors"
+	"net/http"
+
+	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
+	"go.uber.org/zap"
+
+	"github.com/caddy-oauth2/caddy-oauth2/grants"
+	"github.com/caddy-oauth2/caddy-oauth2/repos"
+)
+
+// basicRealm is the WWW-Authenticate challenge sent with invalid_client to a
+// client that tried HTTP Basic (RFC 6749 section 5.2), league's realm.
+const basicRealm = `Basic realm="OAuth"`
+
+// ServeHTTP answers a token request. It never calls next: the matcher decides
+// which requests reach the token endpoint, and every one of them gets an OAuth
+// answer.
+func (h *TokenHandler) ServeHTTP(w http.ResponseWriter, r *http.Request, _ caddyhttp.Handler) error {
+	req, perr := parseTokenRequest(r)
+	if perr != nil {
+		h.writeError(w, r, nil, perr.err, perr.basic)
+		return nil
+	}
+	if h.Issuer == "" {
+		req.Issuer = requestOrigin(r)
+	}
+	resp, err := h.server.Token(r.Context(), req)
+	if err != nil {
+		var oerr *grants.Error
+		if !errors.As(err, &oerr) {
+			oerr = grants.ErrServer(err)
+		}
+		h.writeError(w, r, req, oerr, req.BasicAuth)
+		return nil
+	}
+	writeJSON(w, http.StatusOK, tokenResponse{
+		TokenType:    resp.TokenType,
+		ExpiresIn:    resp.ExpiresIn,
+		AccessToken:  resp.AccessToken,
+		RefreshToken: resp.RefreshToken,
+		Scope:        resp.Scope,
+	})
+	return nil
+}
+
+// tokenResponse is the success body of RFC 6749 section 5.1. scope is always
+// present so clients need not remember what they asked for.
+type tokenResponse struct {
+	TokenType    string `json:"token_type"`
+	ExpiresIn    int64  `json:"expires_in"`
+	AccessToken  string `json:"access_token"`
+	RefreshToken string `json:"refresh_token,omitempty"`
+	Scope        string `json:"scope"`
+}
+
+// errorResponse is the error body of RFC 6749 section 5.2 plus league's hint.
+type errorResponse struct {
+	Error            string `json:"error"`
+	ErrorDescription string `json:"error_description"`
+	Hint             string `json:"hint,omitempty"`
+}
+
+// writeError answers with an OAuth error. Only server errors and replays are
+// logged: the rest are the client's mistakes, and logging them would let anyone
+// fill the log. Fields are ids, never secrets or tokens.
+func (h *TokenHandler) writeError(w http.ResponseWriter, r *http.Request, req *grants.Request, e *grants.Error, basic bool) {
+	switch {
+	case e.Code == grants.CodeServerError:
+		h.logger.Error("token request failed", append(requestFields(r, req), zap.Error(e.Cause))...)
+	case errors.Is(e.Cause, repos.ErrTokenUsed):
+		h.logger.Warn("refresh token replayed: revoked every token of its grant", requestFields(r, req)...)
+	}
+	if e.Status == http.StatusMethodNotAllowed {
+		w.Header().Set("Allow", http.MethodPost)
+	}
+	if e.Code == grants.CodeInvalidClient && basic {
+		w.Header().Set("WWW-Authenticate", basicRealm)
+	}
+	writeJSON(w, e.Status, errorResponse{Error: e.Code, ErrorDescription: e.Description, Hint: e.Hint})
+}
+
+// writeJSON writes a JSON body that no cache may keep: token responses carry
+// credentials (RFC 6749 section 5.1), and errors get the same headers so that no
+// proxy caches an answer about a credential either.
+func writeJSON(w http.ResponseWriter, status int, body any) {
+	data, err := json.Marshal(body)
+	if err != nil {
+		// Only plain strings and numbers are marshalled; this cannot happen.
+		status, data = http.StatusInternalServerError, []byte(`{"error":"server_error","error_description":"encoding failed"}`)
+	}
+	hdr := w.Header()
+	hdr.Set("Content-Type", "application/json; charset=utf-8")
+	hdr.Set("Cache-Control", "no-store")
+	hdr.Set("Pragma", "no-cache")
+	w.WriteHeader(status)
+	_, _ = w.Write(data)
+}
+
+func requestFields(r *http.Request, req *grants.Request) []zap.Field {
+	fields := []zap.Field{zap.String("remote_ip", r.RemoteAddr)}
+	if req != nil {
+		fields = append(fields, zap.String("grant_type", req.GrantType), zap.String("client_id", req.ClientID))
+	}
+	return fields
+}
+
+// requestOrigin is scheme://host[:port] of the request, the default issuer.
+func requestOrigin(r *http.Request) string {
+	scheme := "http"
+	if r.TLS != nil {
+		scheme = "https"
+	}
+	return scheme + "://" + r.Host
+}

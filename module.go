@@ -1,0 +1,226 @@
+// Package caddyoauth2 is an OAuth 2.0 authorization server for Caddy: the
+// oauth2_token handler answers token requests (refresh_token, password and
+// client_credentials grants) with signed JWT access tokens and encrypted refresh
+// tokens that rotate on every use.
+//
+// The grant logic lives in the grants package and knows nothing of Caddy or HTTP;
+// this package only turns configuration into a grants.Server (Provision) and HTTP
+// requests into grants.Requests (ServeHTTP).
+package caddyoauth2
+
+import (
+	"crypto"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"slices"
+	"time"
+
+	"github.com/caddyserver/caddy/v2"
+	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
+	"github.com/caddyserver/caddy/v2/modules/caddyhttp/caddyauth"
+	"go.uber.org/zap"
+
+	"github.com/caddy-oauth2/caddy-oauth2/grants"
+	"github.com/caddy-oauth2/caddy-oauth2/secrets"
+	"github.com/caddy-oauth2/caddy-oauth2/tokens"
+)
+
+func init() {
+	caddy.RegisterModule(TokenHandler{})
+}
+
+// Defaults that apply when the configuration leaves a value out.
+const (
+	DefaultAccessTokenTTL  = time.Hour
+	DefaultRefreshTokenTTL = 30 * 24 * time.Hour
+
+	// secretCacheSize bounds the cache of verified client secrets and passwords,
+	// as caddyauth's basic_auth does, so bcrypt does not cap throughput.
+	secretCacheSize = 1000
+)
+
+// TokenHandler is an OAuth 2.0 token endpoint (RFC 6749 section 3.2). It issues
+// JWT access tokens (RFC 9068) signed with PrivateKey and refresh tokens sealed
+// with EncryptionKey, which rotate on every use; a replayed refresh token revokes
+// every token descended from the same grant (RFC 9700 section 4.14.2).
+//
+// The handler answers every request it is given; use a matcher (usually the path
+// /oauth/token) to choose which requests those are.
+type TokenHandler struct {
+	// Issuer is the "iss" claim of access tokens. Default: scheme://host of the
+	// request, which is only right when every client reaches one host name.
+	Issuer string `json:"issuer,omitempty"`
+
+	// Audience is the "aud" claim of access tokens. Default: the client id, as
+	// league/oauth2-server does.
+	Audience []string `json:"audience,omitempty"`
+
+	// PrivateKey is the path of the PEM private key that signs access tokens. The
+	// algorithm follows the key: RSA is RS256, EC P-256 is ES256, Ed25519 is EdDSA.
+	// PKCS#1, SEC1, PKCS#8, encrypted PKCS#8 and legacy encrypted PEM are read.
+	// Default: an ES256 key generated once and kept in Caddy's storage.
+	PrivateKey string `json:"private_key,omitempty"`
+
+	// PrivateKeyPassphrase decrypts an encrypted PrivateKey. Use an {env.*} or
+	// {file.*} placeholder rather than a literal.
+	PrivateKeyPassphrase string `json:"private_key_passphrase,omitempty"`
+
+	// EncryptionKey is the secret refresh tokens are sealed with: any string of at
+	// least 32 bytes. Default: 32 random bytes generated once and kept in Caddy's
+	// storage. Use an {env.*} or {file.*} placeholder rather than a literal.
+	EncryptionKey string `json:"encryption_key,omitempty"`
+
+	// AccessTokenTTL is the lifetime of access tokens. Default: 1h.
+	AccessTokenTTL caddy.Duration `json:"access_token_ttl,omitempty"`
+
+	// RefreshTokenTTL is the lifetime of a refresh token; every refresh issues a
+	// successor with a fresh lifetime. Default: 30d.
+	RefreshTokenTTL caddy.Duration `json:"refresh_token_ttl,omitempty"`
+
+	// Grants are the enabled grant types. Default: refresh_token and
+	// client_credentials. The password grant must be named to be enabled: RFC 9700
+	// section 2.4 says it MUST NOT be used.
+	Grants []string `json:"grants,omitempty"`
+
+	// DefaultScope is granted when a request names no scope and its client has no
+	// default_scope of its own.
+	DefaultScope []string `json:"default_scope,omitempty"`
+
+	// RepositoryRaw holds clients, users, scopes and token state. Default: the sql
+	// backend with SQLite at <caddy data dir>/oauth2/oauth2.db.
+	RepositoryRaw json.RawMessage `json:"repository,omitempty" caddy:"namespace=http.oauth2.repositories inline_key=backend"`
+
+	server *grants.Server
+	logger *zap.Logger
+}
+
+// CaddyModule returns the Caddy module information.
+func (TokenHandler) CaddyModule() caddy.ModuleInfo {
+	return caddy.ModuleInfo{
+		ID:  "http.handlers.oauth2_token",
+		New: func() caddy.Module { return new(TokenHandler) },
+	}
+}
+
+// Provision builds the grant server once: keys, repository and secret verifier.
+// Every configuration mistake surfaces here, at load time, naming the setting.
+func (h *TokenHandler) Provision(ctx caddy.Context) error {
+	h.logger = ctx.Logger()
+	repl := caddy.NewReplacer()
+
+	signer, err := h.loadSigner(ctx, repl)
+	if err != nil {
+		return fmt.Errorf("private_key: %w", err)
+	}
+	sealer, err := h.loadSealer(ctx, repl)
+	if err != nil {
+		return fmt.Errorf("encryption_key: %w", err)
+	}
+
+	repo, err := h.loadRepository(ctx)
+	if err != nil {
+		return fmt.Errorf("repository: %w", err)
+	}
+	defs, store := repo.Repository()
+
+	accessTTL := time.Duration(h.AccessTokenTTL)
+	if accessTTL == 0 {
+		accessTTL = DefaultAccessTokenTTL
+	}
+	refreshTTL := time.Duration(h.RefreshTokenTTL)
+	if refreshTTL == 0 {
+		refreshTTL = DefaultRefreshTokenTTL
+	}
+
+	bcrypt := caddyauth.BcryptHash{}
+	h.server, err = grants.NewServer(grants.Config{
+		Issuer:          repl.ReplaceKnown(h.Issuer, ""),
+		Audience:        h.Audience,
+		AccessTokenTTL:  accessTTL,
+		RefreshTokenTTL: refreshTTL,
+		Grants:          h.Grants,
+		DefaultScope:    h.DefaultScope,
+		Signer:          signer,
+		Sealer:          sealer,
+		Definitions:     defs,
+		Tokens:          store,
+		Secrets:         secrets.New(bcrypt, caddyauth.Argon2idHash{}, bcrypt.FakeHash(), secretCacheSize),
+	})
+	if err != nil {
+		return err
+	}
+	h.logger.Info("oauth2 token endpoint ready",
+		zap.String("algorithm", signer.Algorithm()),
+		zap.String("kid", signer.KeyID()),
+		zap.Strings("grants", h.enabledGrants()))
+	return nil
+}
+
+// Validate checks the settings that need no I/O.
+func (h *TokenHandler) Validate() error {
+	if h.AccessTokenTTL < 0 {
+		return errors.New("access_token_ttl: must be positive")
+	}
+	if h.RefreshTokenTTL < 0 {
+		return errors.New("refresh_token_ttl: must be positive")
+	}
+	for _, g := range h.Grants {
+		if !slices.Contains(supportedGrants, g) {
+			return fmt.Errorf("grants: unknown grant %q (want one of %v)", g, supportedGrants)
+		}
+	}
+	return nil
+}
+
+// supportedGrants are the grant types this handler implements.
+var supportedGrants = []string{grants.GrantRefreshToken, grants.GrantPassword, grants.GrantClientCredentials}
+
+func (h *TokenHandler) enabledGrants() []string {
+	if len(h.Grants) == 0 {
+		return []string{grants.GrantRefreshToken, grants.GrantClientCredentials}
+	}
+	return h.Grants
+}
+
+// loadSigner reads the configured private key, or loads (creating it the first
+// time) the one kept in Caddy's storage.
+func (h *TokenHandler) loadSigner(ctx caddy.Context, repl *caddy.Replacer) (*tokens.Signer, error) {
+	var key crypto.Signer
+	if h.PrivateKey == "" {
+		pemData, err := storedSecret(ctx, signingKeyStorageKey, func() ([]byte, error) {
+			k, err := tokens.GenerateKey()
+			if err != nil {
+				return nil, err
+			}
+			return tokens.MarshalPrivateKey(k)
+		})
+		if err != nil {
+			return nil, err
+		}
+		if key, err = tokens.ParsePrivateKey(pemData, nil); err != nil {
+			return nil, fmt.Errorf("key in storage at %s: %w", signingKeyStorageKey, err)
+		}
+	} else {
+		path := repl.ReplaceKnown(h.PrivateKey, "")
+		pemData, err := readKeyFile(h.logger, path)
+		if err != nil {
+			return nil, err
+		}
+		var passphrase []byte
+		if p := repl.ReplaceKnown(h.PrivateKeyPassphrase, ""); p != "" {
+			passphrase = []byte(p)
+		}
+		if key, err = tokens.ParsePrivateKey(pemData, passphrase); err != nil {
+			return nil, fmt.Errorf("%s: %w", path, err)
+		}
+	}
+	return tokens.NewSigner(key)
+}
+
+// Interface guards
+var (
+	_ caddy.Provisioner           = (*TokenHandler)(nil)
+	_ caddy.Validator             = (*TokenHandler)(nil)
+	_ caddyhttp.MiddlewareHandler = (*TokenHandler)(nil)
+)

@@ -1,0 +1,162 @@
+package caddyoauth2
+
+import (
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"io"
+	"mime"
+	"net/http"
+	"net/url"
+	"strings"
+
+	"github.com/caddy-oauth2/caddy-oauth2/grants"
+)
+
+// maxBodySize is the largest token request body read (DESIGN.md section 5). A
+// real token request is well under 1 KiB.
+const maxBodySize = 64 << 10
+
+// maxAuthorizationHeader bounds the Authorization header we decode.
+const maxAuthorizationHeader = 4 << 10
+
+// formParams are the parameters the token endpoint reads. Others are ignored
+// (RFC 6749 section 3.2), so only these are checked for repetition.
+var formParams = []string{
+	"grant_type", "client_id", "client_secret", "scope",
+	"refresh_token", "username", "password",
+}
+
+// requestError is a malformed request: the grants.Error to answer with and,
+// for invalid_client, whether the client tried HTTP Basic.
+type requestError struct {
+	err   *grants.Error
+	basic bool
+}
+
+// parseTokenRequest turns an HTTP token request into a grants.Request, applying
+// every check that belongs to HTTP rather than to OAuth grants: method, media
+// type, body size, repeated parameters and the client authentication method.
+func parseTokenRequest(r *http.Request) (*grants.Request, *requestError) {
+	if r.Method != http.MethodPost {
+		return nil, &requestError{err: withStatus(grants.ErrInvalidRequest("The token endpoint only accepts POST"), http.StatusMethodNotAllowed)}
+	}
+	mediaType, _, err := mime.ParseMediaType(r.Header.Get("Content-Type"))
+	if err != nil || mediaType != "application/x-www-form-urlencoded" {
+		return nil, &requestError{err: grants.ErrInvalidRequest("Content-Type must be application/x-www-form-urlencoded")}
+	}
+	if r.ContentLength > maxBodySize {
+		return nil, &requestError{err: bodyTooLarge()}
+	}
+	body, err := io.ReadAll(io.LimitReader(r.Body, maxBodySize+1))
+	if err != nil {
+		return nil, &requestError{err: grants.ErrInvalidRequest("The request body could not be read")}
+	}
+	if len(body) > maxBodySize {
+		return nil, &requestError{err: bodyTooLarge()}
+	}
+	form, err := url.ParseQuery(string(body))
+	if err != nil {
+		return nil, &requestError{err: grants.ErrInvalidRequest("The request body is not valid form encoding")}
+	}
+
+	params := make(map[string]string, len(formParams))
+	for _, name := range formParams {
+		value, err := single(form, name)
+		if err != nil {
+			return nil, &requestError{err: err}
+		}
+		params[name] = value
+	}
+	if params["grant_type"] == "" {
+		return nil, &requestError{err: grants.ErrInvalidRequest("Check the `grant_type` parameter")}
+	}
+
+	req := &grants.Request{
+		GrantType:    params["grant_type"],
+		ClientID:     params["client_id"],
+		ClientSecret: params["client_secret"],
+		Scope:        params["scope"],
+		RefreshToken: params["refresh_token"],
+		Username:     params["username"],
+		Password:     params["password"],
+	}
+
+	if auth := r.Header.Get("Authorization"); auth != "" {
+		id, secret, isBasic, err := parseBasicAuth(auth)
+		if !isBasic {
+			return req, nil
+		}
+		if err != nil {
+			return nil, &requestError{err: grants.ErrInvalidClient(), basic: true}
+		}
+		// RFC 6749 section 2.3: a client MUST NOT use more than one method.
+		if req.ClientSecret != "" {
+			return nil, &requestError{err: grants.ErrInvalidRequest("Client credentials were sent both in the Authorization header and in the body")}
+		}
+		if req.ClientID != "" && req.ClientID != id {
+			return nil, &requestError{err: grants.ErrInvalidRequest("Check the `client_id` parameter: it differs from the Authorization header")}
+		}
+		req.ClientID, req.ClientSecret, req.BasicAuth = id, secret, true
+	}
+	return req, nil
+}
+
+// single returns the one value of a parameter. A parameter sent without a value
+// counts as omitted (RFC 6749 section 3.2), so only non-empty values count
+// towards repetition.
+func single(form url.Values, name string) (string, *grants.Error) {
+	var value string
+	seen := false
+	for _, v := range form[name] {
+		if v == "" {
+			continue
+		}
+		if seen {
+			return "", grants.ErrInvalidRequest(fmt.Sprintf("Check the `%s` parameter: it was sent more than once", name))
+		}
+		value, seen = v, true
+	}
+	return value, nil
+}
+
+var errMalformedBasic = errors.New("malformed basic credentials")
+
+// parseBasicAuth decodes an Authorization header. isBasic is false for other
+// schemes, which the token endpoint ignores. Per RFC 6749 section 2.3.1 the id
+// and secret are each form-urlencoded before base64, so both are form-decoded
+// after splitting on the first colon.
+func parseBasicAuth(header string) (id, secret string, isBasic bool, err error) {
+	scheme, credentials, _ := strings.Cut(header, " ")
+	if !strings.EqualFold(scheme, "Basic") {
+		return "", "", false, nil
+	}
+	credentials = strings.TrimSpace(credentials)
+	if len(credentials) > maxAuthorizationHeader {
+		return "", "", true, errMalformedBasic
+	}
+	decoded, err := base64.StdEncoding.DecodeString(credentials)
+	if err != nil {
+		return "", "", true, errMalformedBasic
+	}
+	rawID, rawSecret, ok := strings.Cut(string(decoded), ":")
+	if !ok {
+		return "", "", true, errMalformedBasic
+	}
+	if id, err = url.QueryUnescape(rawID); err != nil || id == "" {
+		return "", "", true, errMalformedBasic
+	}
+	if secret, err = url.QueryUnescape(rawSecret); err != nil {
+		return "", "", true, errMalformedBasic
+	}
+	return id, secret, true, nil
+}
+
+func bodyTooLarge() *grants.Error {
+	return withStatus(grants.ErrInvalidRequest(fmt.Sprintf("The request body is larger than %d bytes", maxBodySize)), http.StatusRequestEntityTooLarge)
+}
+
+func withStatus(e *grants.Error, status int) *grants.Error {
+	e.Status = status
+	return e
+}
