@@ -76,15 +76,23 @@ func (v *Verifier) Verify(hash, secret string) bool {
 	if cmp == nil {
 		return false
 	}
+	var key [sha256.Size]byte
+	if v.cache != nil {
+		key = cacheKey(hash, secret)
+		if v.cache.contains(key) {
+			return true
+		}
+	}
+	// Caddy's argon2id comparer matches any password against a hash with an
+	// empty key, and panics on t=0 or p=0: never hand it a hash that fails
+	// CheckHash, whichever backend stored it.
+	if CheckHash(hash) != nil {
+		return false
+	}
 	v.lastHash.Store(&hash)
 	if v.cache == nil {
 		ok, err := cmp.Compare([]byte(hash), []byte(secret))
 		return err == nil && ok
-	}
-
-	key := cacheKey(hash, secret)
-	if v.cache.contains(key) {
-		return true
 	}
 	res, _, _ := v.inflight.Do(string(key[:]), func() (any, error) {
 		ok, err := cmp.Compare([]byte(hash), []byte(secret))

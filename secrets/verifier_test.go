@@ -44,7 +44,13 @@ func (c *countingComparer) Compare(hashed, plaintext []byte) (bool, error) {
 	}
 	h := string(hashed)
 	i := strings.LastIndexByte(h, '$')
-	return h[i+1:] == string(plaintext), nil
+	return strings.TrimRight(h[i+1:], ".") == string(plaintext), nil
+}
+
+// fh makes a hash that passes secrets.CheckHash and that countingComparer
+// matches against plain: the plaintext padded to bcrypt's 53 characters.
+func fh(version, cost, plain string) string {
+	return "$" + version + "$" + cost + "$" + plain + strings.Repeat(".", 53-len(plain))
 }
 
 func bcryptHash(t *testing.T, secret string) string {
@@ -106,7 +112,7 @@ func TestVerify_NilComparerRefusesItsFormat(t *testing.T) {
 func TestVerify_CacheHitSkipsComparer(t *testing.T) {
 	cmp := &countingComparer{}
 	v := secrets.New(cmp, cmp, nil, 10)
-	const hash = "$2a$04$right"
+	hash := fh("2a", "04", "right")
 
 	require.True(t, v.Verify(hash, "right"))
 	require.True(t, v.Verify(hash, "right"))
@@ -114,14 +120,14 @@ func TestVerify_CacheHitSkipsComparer(t *testing.T) {
 	assert.EqualValues(t, 1, cmp.calls.Load(), "verified pair must be served from the cache")
 
 	// The same secret against another hash is another pair.
-	require.True(t, v.Verify("$2b$04$right", "right"))
+	require.True(t, v.Verify(fh("2b", "04", "right"), "right"))
 	assert.EqualValues(t, 2, cmp.calls.Load())
 }
 
 func TestVerify_FailuresAreNeverCached(t *testing.T) {
 	cmp := &countingComparer{}
 	v := secrets.New(cmp, cmp, nil, 10)
-	const hash = "$2a$04$right"
+	hash := fh("2a", "04", "right")
 
 	for range 3 {
 		require.False(t, v.Verify(hash, "wrong"))
@@ -132,16 +138,16 @@ func TestVerify_FailuresAreNeverCached(t *testing.T) {
 func TestVerify_ComparerErrorIsFalseAndNotCached(t *testing.T) {
 	cmp := &countingComparer{failErr: fmt.Errorf("bad hash")}
 	v := secrets.New(cmp, cmp, nil, 10)
-	assert.False(t, v.Verify("$2a$04$x", "x"))
-	assert.False(t, v.Verify("$2a$04$x", "x"))
+	assert.False(t, v.Verify(fh("2a", "04", "x"), "x"))
+	assert.False(t, v.Verify(fh("2a", "04", "x"), "x"))
 	assert.EqualValues(t, 2, cmp.calls.Load())
 }
 
 func TestVerify_CacheDisabled(t *testing.T) {
 	cmp := &countingComparer{}
 	v := secrets.New(cmp, cmp, nil, 0)
-	require.True(t, v.Verify("$2a$04$x", "x"))
-	require.True(t, v.Verify("$2a$04$x", "x"))
+	require.True(t, v.Verify(fh("2a", "04", "x"), "x"))
+	require.True(t, v.Verify(fh("2a", "04", "x"), "x"))
 	assert.EqualValues(t, 2, cmp.calls.Load())
 }
 
@@ -153,13 +159,13 @@ func TestVerify_CacheEvictsWithinBound(t *testing.T) {
 	const n = 100
 	for i := range n {
 		s := fmt.Sprint("s", i)
-		require.True(t, v.Verify("$2a$04$"+s, s))
+		require.True(t, v.Verify(fh("2a", "04", s), s))
 		require.Equal(t, min(i+1, size), secrets.CacheLen(v), "cache size after %d inserts", i+1)
 	}
 	require.EqualValues(t, n, cmp.calls.Load())
 
 	// The newest pair is always cached: eviction makes room before inserting.
-	require.True(t, v.Verify("$2a$04$s99", "s99"))
+	require.True(t, v.Verify(fh("2a", "04", "s99"), "s99"))
 	assert.EqualValues(t, n, cmp.calls.Load())
 }
 
@@ -186,7 +192,7 @@ func TestVerify_ConcurrentSamePairSharesOneComparison(t *testing.T) {
 	for i := range n {
 		done.Go(func() {
 			ready.Done()
-			results[i] = v.Verify("$2a$04$x", "x")
+			results[i] = v.Verify(fh("2a", "04", "x"), "x")
 		})
 	}
 	// Hold the first comparison until every goroutine is about to verify, so
@@ -210,7 +216,7 @@ func TestVerify_ConcurrentSamePairSharesOneComparison(t *testing.T) {
 
 func TestFake_ComparesAgainstFakeHash(t *testing.T) {
 	cmp := &countingComparer{}
-	const fake = "$2a$04$antitiming"
+	fake := fh("2a", "04", "antitiming")
 	v := secrets.New(cmp, nil, []byte(fake), 10)
 
 	v.Fake("guess")
@@ -238,7 +244,7 @@ func TestFake_WithoutFakeHashIsHarmless(t *testing.T) {
 // against a fake hash of another cost.
 func TestFake_MirrorsTheHashesInUse(t *testing.T) {
 	cmp := &countingComparer{}
-	const fake, real = "$2a$14$antitiming", "$2b$04$secret"
+	fake, real := fh("2a", "14", "antitiming"), fh("2b", "04", "secret")
 	v := secrets.New(cmp, cmp, []byte(fake), 10)
 
 	v.Fake("guess")
@@ -248,4 +254,14 @@ func TestFake_MirrorsTheHashesInUse(t *testing.T) {
 	v.Fake("secret")                          // the answer is discarded and never cached
 	assert.Equal(t, []string{fake, real, real, real}, cmp.hashes)
 	assert.Equal(t, 1, secrets.CacheLen(v))
+}
+
+// Caddy's argon2id comparer misbehaves on a hash whose key part is empty (it
+// matches or panics), and panics on t=0; Verify must refuse such hashes before
+// comparing, whichever backend stored them.
+func TestVerify_RefusesHashesFailingCheckHash(t *testing.T) {
+	v := secrets.New(caddyauth.BcryptHash{}, caddyauth.Argon2idHash{}, nil, 10)
+	emptyKey := "$argon2id$v=19$m=64,t=1,p=1$P2nzckEdTZ3bxCiBCkRTyA$"
+	assert.False(t, v.Verify(emptyKey, "anything"))
+	assert.False(t, v.Verify("$argon2id$v=19$m=64,t=0,p=1$P2nzckEdTZ3bxCiBCkRTyA$xQL3Z32eo5jKl7u5tcIsnEKObYiyNZQQf5/4sAau6Pg", "x"))
 }

@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+
+	"github.com/caddy-oauth2/caddy-oauth2/secrets"
 )
 
 // grantTypes are the grant names a client may list; they are the grant_type
@@ -66,7 +68,7 @@ func validate(doc *document) error {
 		}
 		clients[c.ID] = true
 		if c.SecretHash != "" {
-			if err := checkHash(c.SecretHash); err != nil {
+			if err := secrets.CheckHash(c.SecretHash); err != nil {
 				p.add(entry, "secret_hash: %v", err)
 			}
 		}
@@ -108,7 +110,7 @@ func validate(doc *document) error {
 		usernames[u.Username] = true
 		if u.PasswordHash == "" {
 			p.add(entry, "password_hash is empty")
-		} else if err := checkHash(u.PasswordHash); err != nil {
+		} else if err := secrets.CheckHash(u.PasswordHash); err != nil {
 			p.add(entry, "password_hash: %v", err)
 		}
 		checkList(&p, entry, "scopes", u.Scopes, undeclared(declared))

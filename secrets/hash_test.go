@@ -1,14 +1,21 @@
-package file
+package secrets_test
 
 import (
 	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
+
+	"github.com/caddy-oauth2/caddy-oauth2/secrets"
+)
+
+const (
+	validBcrypt   = "$2a$04$Gbp3QJxqCCJ.2SSoShK53eK2.B43UehH2kkoeDVqO17DINtqOomFu"
+	validArgon2id = "$argon2id$v=19$m=47104,t=1,p=1$P2nzckEdTZ3bxCiBCkRTyA$xQL3Z32eo5jKl7u5tcIsnEKObYiyNZQQf5/4sAau6Pg"
 )
 
 func TestCheckHash(t *testing.T) {
-	bcryptBody := bcryptHash[7:]
+	bcryptBody := validBcrypt[7:]
 	argon := func(params, salt, key string) string {
 		return "$argon2id$v=19$" + params + "$" + salt + "$" + key
 	}
@@ -17,10 +24,10 @@ func TestCheckHash(t *testing.T) {
 	tests := []struct {
 		name, hash, want string // want "" means valid
 	}{
-		{"bcrypt 2a", bcryptHash, ""},
+		{"bcrypt 2a", validBcrypt, ""},
 		{"bcrypt 2b", "$2b$10$" + bcryptBody, ""},
 		{"bcrypt 2y (PHP)", "$2y$31$" + bcryptBody, ""},
-		{"argon2id", argon2idHash, ""},
+		{"argon2id", validArgon2id, ""},
 		{"argon2id of RFC 9106's first recommendation", argon("m=2097152,t=1,p=4", salt16, key32), ""},
 
 		{"empty", "", "not a bcrypt"},
@@ -29,8 +36,8 @@ func TestCheckHash(t *testing.T) {
 		{"argon2i", "$argon2i$v=19$m=65536,t=3,p=4$" + salt16 + "$" + key32, "not a bcrypt"},
 		{"sha512-crypt", "$6$rounds=5000$saltsalt$" + key32, "not a bcrypt"},
 
-		{"bcrypt truncated", bcryptHash[:59], "want 60 characters"},
-		{"bcrypt too long", bcryptHash + "x", "want 60 characters"},
+		{"bcrypt truncated", validBcrypt[:59], "want 60 characters"},
+		{"bcrypt too long", validBcrypt + "x", "want 60 characters"},
 		{"bcrypt cost 03", "$2a$03$" + bcryptBody, "cost is not 04 to 31"},
 		{"bcrypt cost 32", "$2a$32$" + bcryptBody, "cost is not 04 to 31"},
 		{"bcrypt cost not digits", "$2a$1x$" + bcryptBody, "cost is not 04 to 31"},
@@ -52,7 +59,7 @@ func TestCheckHash(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			err := checkHash(tt.hash)
+			err := secrets.CheckHash(tt.hash)
 			if tt.want == "" {
 				assert.NoError(t, err)
 				return

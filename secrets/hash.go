@@ -1,4 +1,4 @@
-package file
+package secrets
 
 import (
 	"encoding/base64"
@@ -8,13 +8,15 @@ import (
 	"strings"
 )
 
-// checkHash accepts the hash formats `caddy hash-password` prints and PHP's
+// CheckHash accepts the hash formats `caddy hash-password` prints and PHP's
 // password_hash produces: bcrypt ($2a$, $2b$, $2y$) and argon2id in PHC form.
 // It checks more than the prefix because a malformed hash fails every login
 // silently at best; at worst an argon2id hash with no key part would match
 // every password, and one with t=0 or p=0 would panic the comparison.
+// Backends call it when a hash is stored or loaded, and Verify calls it before
+// every uncached comparison, so a bad hash from any source locks its owner out.
 // The messages never contain the hash.
-func checkHash(h string) error {
+func CheckHash(h string) error {
 	switch {
 	case strings.HasPrefix(h, "$2a$"), strings.HasPrefix(h, "$2b$"), strings.HasPrefix(h, "$2y$"):
 		return checkBcrypt(h)
