@@ -13,6 +13,7 @@ import (
 	"github.com/caddy-oauth2/caddy-oauth2/grants"
 	"github.com/caddy-oauth2/caddy-oauth2/repos"
 	"github.com/caddy-oauth2/caddy-oauth2/secrets"
+	"github.com/caddy-oauth2/caddy-oauth2/tokens"
 )
 
 func TestNewServer_RejectsBadConfig(t *testing.T) {
@@ -273,7 +274,7 @@ func TestToken_ResponseShape(t *testing.T) {
 	c := e.claims(t, resp.AccessToken)
 	assert.Equal(t, t0, c.IssuedAt.UTC())
 	assert.Equal(t, t0.Add(accessTTL), c.Expiry.UTC())
-	assert.Len(t, c.ID, 43, "jti is 256 random bits, base64url")
+	assert.Len(t, c.ID, tokens.IDLength, "jti is a tokens.NewID")
 
 	p := e.payload(t, resp.RefreshToken)
 	assert.Equal(t, t0.Add(refreshTTL), p.ExpiresAt)

@@ -2,18 +2,22 @@ package tokens
 
 import (
 	"encoding/base64"
+	"encoding/hex"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
 
-func TestNewID_Is256BitsBase64URL(t *testing.T) {
+func TestNewID_IsTimePrefixAnd208RandomBits(t *testing.T) {
 	id := NewID()
-	assert.Len(t, id, 43)
-	raw, err := base64.RawURLEncoding.Strict().DecodeString(id)
+	require.Len(t, id, IDLength)
+	_, err := hex.DecodeString(id[:12])
+	require.NoError(t, err, "the prefix is hex milliseconds")
+	raw, err := base64.RawURLEncoding.Strict().DecodeString(id[12:])
 	require.NoError(t, err)
-	assert.Len(t, raw, 32)
+	assert.Len(t, raw, 26)
 }
 
 func TestNewID_IsUnique(t *testing.T) {
@@ -23,4 +27,13 @@ func TestNewID_IsUnique(t *testing.T) {
 		require.False(t, seen[id], "duplicate id %s", id)
 		seen[id] = true
 	}
+}
+
+// Ids made later sort after earlier ones, byte for byte, which is what lets a
+// database append them at the right edge of an index.
+func TestNewID_SortsByCreation(t *testing.T) {
+	first := NewID()
+	time.Sleep(2 * time.Millisecond)
+	second := NewID()
+	assert.Less(t, first, second)
 }

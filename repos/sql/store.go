@@ -23,7 +23,8 @@ import (
 type Store struct {
 	dialect *dialect
 	pools
-	stmts statements
+	stmts  statements
+	writes *batcher // token writes, committed in groups
 }
 
 // dialects are the databases Open supports, by driver name.
@@ -64,14 +65,17 @@ func Open(ctx context.Context, driver, dsn string) (*Store, error) {
 		return nil, err
 	}
 	if err := s.prepare(ctx); err != nil {
-		_ = s.Close()
+		_ = errors.Join(s.stmts.close(), s.pools.close())
 		return nil, err
 	}
+	s.writes = newBatcher(s.write)
 	return s, nil
 }
 
-// Close closes the prepared statements and the connection pools.
+// Close finishes the token writes in progress, then closes the prepared
+// statements and the connection pools.
 func (s *Store) Close() error {
+	s.writes.close()
 	return errors.Join(s.stmts.close(), s.pools.close())
 }
 

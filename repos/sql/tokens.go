@@ -15,18 +15,9 @@ import (
 // repos.ErrDuplicate if an id is taken, and then neither is recorded.
 func (s *Store) Issue(ctx context.Context, access repos.AccessToken, refresh *repos.RefreshToken) error {
 	accessRow, refreshRow := accessArgs(access), refreshArgs(refresh)
-	tx, err := s.write.BeginTx(ctx, nil)
-	if err != nil {
-		return fmt.Errorf("beginning issue: %w", err)
-	}
-	defer func() { _ = tx.Rollback() }()
-	if err := s.insertTokens(ctx, tx, accessRow, refreshRow); err != nil {
-		return err
-	}
-	if err := tx.Commit(); err != nil {
-		return fmt.Errorf("committing issue: %w", err)
-	}
-	return nil
+	return s.writes.do(ctx, func(ctx context.Context, tx *dbsql.Tx) error {
+		return s.insertTokens(ctx, tx, accessRow, refreshRow)
+	})
 }
 
 // Rotate consumes the refresh token oldID and records its successors in one
@@ -35,20 +26,9 @@ func (s *Store) Issue(ctx context.Context, access repos.AccessToken, refresh *re
 // before ErrTokenUsed is returned.
 func (s *Store) Rotate(ctx context.Context, oldID string, now time.Time, access repos.AccessToken, next *repos.RefreshToken) error {
 	accessRow, nextRow := accessArgs(access), refreshArgs(next)
-	tx, err := s.write.BeginTx(ctx, nil)
-	if err != nil {
-		return fmt.Errorf("beginning rotation: %w", err)
-	}
-	defer func() { _ = tx.Rollback() }()
-
-	err = s.rotate(ctx, tx, oldID, now.Unix(), accessRow, nextRow)
-	if err != nil && !errors.Is(err, repos.ErrTokenUsed) {
-		return err
-	}
-	if cerr := tx.Commit(); cerr != nil {
-		return fmt.Errorf("committing rotation: %w", cerr)
-	}
-	return err
+	return s.writes.do(ctx, func(ctx context.Context, tx *dbsql.Tx) error {
+		return s.rotate(ctx, tx, oldID, now.Unix(), accessRow, nextRow)
+	})
 }
 
 // rotate is the body of Rotate's transaction.
@@ -100,18 +80,10 @@ func (s *Store) refuseRotation(ctx context.Context, tx *dbsql.Tx, oldID string, 
 // an unknown or already revoked family is not an error: the outcome the caller
 // wants holds.
 func (s *Store) RevokeFamily(ctx context.Context, familyID string) error {
-	tx, err := s.write.BeginTx(ctx, nil)
-	if err != nil {
-		return fmt.Errorf("beginning revocation: %w", err)
-	}
-	defer func() { _ = tx.Rollback() }()
-	if err := s.revokeFamily(ctx, tx, familyID, time.Now().Unix()); err != nil {
-		return err
-	}
-	if err := tx.Commit(); err != nil {
-		return fmt.Errorf("committing revocation: %w", err)
-	}
-	return nil
+	now := time.Now().Unix()
+	return s.writes.do(ctx, func(ctx context.Context, tx *dbsql.Tx) error {
+		return s.revokeFamily(ctx, tx, familyID, now)
+	})
 }
 
 // revokeFamily marks the family's tokens revoked at now, keeping the time of

@@ -24,6 +24,9 @@ CREATE TABLE users (
 -- Token state: one row per refresh token and per access token (its jti).
 -- Times are unix seconds. Tokens carry no foreign keys: with `repository file`
 -- the clients and users they name live in a JSON file, not in these tables.
+-- WITHOUT ROWID makes the primary key the table itself, and token ids start
+-- with their creation time (tokens.NewID), so a new row lands on the last
+-- page: a rotation dirties few pages, and concurrent ones share them.
 CREATE TABLE refresh_tokens (
     id         TEXT NOT NULL PRIMARY KEY,
     family_id  TEXT NOT NULL,
@@ -33,7 +36,7 @@ CREATE TABLE refresh_tokens (
     expires_at INTEGER NOT NULL,
     used_at    INTEGER,
     revoked_at INTEGER
-) STRICT;
+) STRICT, WITHOUT ROWID;
 
 CREATE INDEX refresh_tokens_family_id ON refresh_tokens (family_id);
 CREATE INDEX refresh_tokens_expires_at ON refresh_tokens (expires_at);
@@ -46,7 +49,7 @@ CREATE TABLE access_tokens (
     scopes     TEXT NOT NULL DEFAULT '',
     expires_at INTEGER NOT NULL,
     revoked_at INTEGER
-) STRICT;
+) STRICT, WITHOUT ROWID;
 
 CREATE INDEX access_tokens_family_id ON access_tokens (family_id);
 CREATE INDEX access_tokens_expires_at ON access_tokens (expires_at);
