@@ -2,11 +2,9 @@ package grants
 
 import (
 	"context"
-	"fmt"
 	"time"
 
 	"github.com/caddy-oauth2/caddy-oauth2/repos"
-	"github.com/caddy-oauth2/caddy-oauth2/tokens"
 )
 
 // clientCredentials runs the client credentials grant (RFC 6749 §4.4): a
@@ -26,15 +24,13 @@ func (s *Server) clientCredentials(ctx context.Context, r *Request, client *repo
 		return nil, oerr
 	}
 
-	// 3. Mint the access token, in a family of its own.
-	out, oerr := s.issue(r, issuance{client: client, familyID: tokens.NewID(), scopes: scopes}, now)
+	// 3. Mint the access token. It is not recorded: with no refresh token it
+	// belongs to no family a replay could revoke, so a row would cost a
+	// durable write on every request and serve nothing. Its lifetime, the
+	// access_token_ttl, is what bounds it.
+	out, oerr := s.issue(r, issuance{client: client, scopes: scopes}, now)
 	if oerr != nil {
 		return nil, oerr
-	}
-
-	// 4. Record it, so that it can be revoked.
-	if err := s.cfg.Tokens.Issue(ctx, out.access, nil); err != nil {
-		return nil, ErrServer(fmt.Errorf("recording access token: %w", err))
 	}
 	return out.response, nil
 }

@@ -8,6 +8,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/caddy-oauth2/caddy-oauth2/grants"
+	"github.com/caddy-oauth2/caddy-oauth2/repos"
 )
 
 func TestClientCredentials_IssuesAccessTokenForTheClientOnly(t *testing.T) {
@@ -21,9 +22,8 @@ func TestClientCredentials_IssuesAccessTokenForTheClientOnly(t *testing.T) {
 	assert.Equal(t, "svc", c.ClientID)
 	assert.Equal(t, []string{"svc"}, c.Audience)
 
-	revoked, err := e.store.AccessTokenRevoked(context.Background(), c.ID)
-	require.NoError(t, err, "the access token is recorded")
-	assert.False(t, revoked)
+	_, err := e.store.AccessTokenRevoked(context.Background(), c.ID)
+	require.ErrorIs(t, err, repos.ErrNotFound, "a token of no family is not recorded")
 }
 
 func TestClientCredentials_PublicClientIsInvalidClient(t *testing.T) {
