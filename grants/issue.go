@@ -26,11 +26,14 @@ type issuance struct {
 	refreshScopes []string
 }
 
-// issued holds the minted tokens: the records for the token store and the
+// issued holds the minted tokens: the record for the token store and the
 // response for the client.
 type issued struct {
-	access   repos.AccessToken
-	refresh  *repos.RefreshToken // nil: no refresh token
+	// refresh is the refresh token's record, which also records the access
+	// token through its AccessTokenID; nil when no refresh token was issued,
+	// and then there is nothing to record: an access token of no family is
+	// one no replay can revoke.
+	refresh  *repos.RefreshToken
 	response *Response
 }
 
@@ -61,14 +64,6 @@ func (s *Server) issue(r *Request, is issuance, now time.Time) (*issued, *Error)
 		return nil, ErrServer(fmt.Errorf("minting access token: %w", err))
 	}
 	out := &issued{
-		access: repos.AccessToken{
-			ID:        claims.ID,
-			FamilyID:  is.familyID,
-			ClientID:  is.client.ID,
-			UserID:    is.userID,
-			Scopes:    is.scopes,
-			ExpiresAt: claims.Expiry,
-		},
 		response: &Response{
 			TokenType:   "Bearer",
 			ExpiresIn:   int64(s.cfg.AccessTokenTTL / time.Second),
@@ -81,12 +76,13 @@ func (s *Server) issue(r *Request, is issuance, now time.Time) (*issued, *Error)
 	}
 
 	rt := &repos.RefreshToken{
-		ID:        tokens.NewID(),
-		FamilyID:  is.familyID,
-		ClientID:  is.client.ID,
-		UserID:    is.userID,
-		Scopes:    is.refreshScopes,
-		ExpiresAt: now.Add(s.cfg.RefreshTokenTTL),
+		ID:            tokens.NewID(),
+		FamilyID:      is.familyID,
+		ClientID:      is.client.ID,
+		UserID:        is.userID,
+		Scopes:        is.refreshScopes,
+		ExpiresAt:     now.Add(s.cfg.RefreshTokenTTL),
+		AccessTokenID: claims.ID,
 	}
 	sealed, err := s.cfg.Sealer.Seal(tokens.RefreshPayload{
 		ID:        rt.ID,

@@ -49,9 +49,16 @@ func (s *Server) password(ctx context.Context, r *Request, client *repos.Client,
 		return nil, oerr
 	}
 
-	// 5. Record them in one transaction.
-	if err := s.cfg.Tokens.Issue(ctx, out.access, out.refresh); err != nil {
-		return nil, ErrServer(fmt.Errorf("recording tokens: %w", err))
+	// 5. Record the refresh token, and in it the access token, starting the
+	// family a replay would revoke. Without a refresh token nothing is
+	// recorded: the access token belongs to no family, so nothing could ever
+	// revoke it, and a durable write per login would serve nothing. Its
+	// lifetime, the access_token_ttl, is what bounds it, as for
+	// client_credentials.
+	if out.refresh != nil {
+		if err := s.cfg.Tokens.Issue(ctx, *out.refresh); err != nil {
+			return nil, ErrServer(fmt.Errorf("recording tokens: %w", err))
+		}
 	}
 	return out.response, nil
 }

@@ -8,6 +8,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/caddy-oauth2/caddy-oauth2/grants"
+	"github.com/caddy-oauth2/caddy-oauth2/repos"
 )
 
 func TestPassword_IssuesAccessAndRefreshTokenForTheUser(t *testing.T) {
@@ -24,7 +25,7 @@ func TestPassword_IssuesAccessAndRefreshTokenForTheUser(t *testing.T) {
 	assert.Equal(t, "web", p.ClientID)
 	assert.Equal(t, []string{"read", "write"}, p.Scopes)
 
-	// Both are recorded, in one family.
+	// Both are recorded, the access token with the refresh token.
 	revoked, err := e.store.AccessTokenRevoked(context.Background(), c.ID)
 	require.NoError(t, err)
 	assert.False(t, revoked)
@@ -63,6 +64,17 @@ func TestPassword_RefreshTokenOnlyWhenClientAndServerAllowIt(t *testing.T) {
 			})
 			resp := e.mustToken(t, passwordRequest(tt.client, tt.secret, "alice", alicePassword, "read"))
 			assert.Equal(t, tt.wantRefresh, resp.RefreshToken != "")
+
+			// The access token is recorded with its refresh token, so that a
+			// replay can revoke it; without one it belongs to no family and
+			// is not recorded at all.
+			revoked, err := e.store.AccessTokenRevoked(context.Background(), e.claims(t, resp.AccessToken).ID)
+			if tt.wantRefresh {
+				require.NoError(t, err)
+				assert.False(t, revoked)
+			} else {
+				assert.ErrorIs(t, err, repos.ErrNotFound, "an access token of no family is not recorded")
+			}
 		})
 	}
 }

@@ -71,10 +71,12 @@ func (s *Server) refresh(ctx context.Context, r *Request, client *repos.Client, 
 		return nil, oerr
 	}
 
-	// 6. Consume the presented token and record the new ones, atomically: of
-	// concurrent refreshes with one token exactly one gets here, and a token
-	// already consumed is a replay that revokes its family.
-	if err := s.cfg.Tokens.Rotate(ctx, payload.ID, now, out.access, out.refresh); err != nil {
+	// 6. Consume the presented token and record the successor, which records
+	// the new access token, atomically: of concurrent refreshes with one token
+	// exactly one gets here, and a token already consumed is a replay that
+	// revokes its family, the access tokens recorded in it included. issue was
+	// asked for a refresh token, so out.refresh is set.
+	if err := s.cfg.Tokens.Rotate(ctx, payload.ID, now, *out.refresh); err != nil {
 		return nil, rotateError(err)
 	}
 	return out.response, nil

@@ -37,6 +37,9 @@ func TestRefresh_RotatesToken(t *testing.T) {
 	c := e.claims(t, second.AccessToken)
 	assert.Equal(t, "u-alice", c.Subject)
 	assert.Equal(t, t0.Add(time.Minute), c.IssuedAt.UTC())
+	revoked, err := e.store.AccessTokenRevoked(context.Background(), c.ID)
+	require.NoError(t, err, "the new access token is recorded with the successor")
+	assert.False(t, revoked)
 
 	used, _ := e.refreshState(t, first.RefreshToken)
 	assert.True(t, used, "the presented token is consumed")
@@ -218,7 +221,7 @@ type stubRotate struct {
 	err error
 }
 
-func (s stubRotate) Rotate(context.Context, string, time.Time, repos.AccessToken, *repos.RefreshToken) error {
+func (s stubRotate) Rotate(context.Context, string, time.Time, repos.RefreshToken) error {
 	return s.err
 }
 

@@ -2,8 +2,9 @@
 // stores, the interfaces a backend implements and the sentinel errors it returns.
 //
 // A deployment has two kinds of data. Definitions (clients, users, scopes) change
-// rarely and may come from a hand-edited JSON file; token state (one row per refresh
-// and access token) changes on every request and must be durable and transactional.
+// rarely and may come from a hand-edited JSON file; token state (one record per
+// refresh token, which also records the access token issued with it) changes on
+// every request and must be durable and transactional.
 // The two are separate interfaces so that `repository file` can pair a JSON file with
 // a SQL token store.
 package repos
@@ -25,7 +26,8 @@ var (
 	ErrTokenRevoked = errors.New("refresh token revoked")
 	// ErrTokenExpired means the refresh token is past its expiry.
 	ErrTokenExpired = errors.New("refresh token expired")
-	// ErrDuplicate means an insert collided with an existing id.
+	// ErrDuplicate means an insert collided with an existing id: a refresh token's
+	// own, or the jti of the access token recorded with it.
 	ErrDuplicate = errors.New("duplicate id")
 )
 
@@ -68,19 +70,16 @@ type Definitions interface {
 	Scope(ctx context.Context, id string) (*Scope, error)
 }
 
-// AccessToken is the stored record of an issued JWT access token (its jti), kept so
-// that a family revocation also reaches the access tokens it produced.
-type AccessToken struct {
-	ID        string
-	FamilyID  string
-	ClientID  string
-	UserID    string // empty without a user (client_credentials)
-	Scopes    []string
-	ExpiresAt time.Time
-}
-
 // RefreshToken is the stored state of one refresh token. FamilyID is shared by every
 // token descended from one original grant.
+//
+// The access token issued together with a refresh token is recorded in it rather
+// than on its own: a rotation then writes one new record instead of two, and a
+// family revocation, which revokes the family's refresh tokens, revokes the access
+// tokens recorded in them with no further write. An access token issued without a
+// refresh token (client_credentials, or a client that may not refresh) is not
+// recorded at all: it belongs to no family a replay could revoke, and its short
+// lifetime is what bounds it.
 type RefreshToken struct {
 	ID        string
 	FamilyID  string
@@ -88,31 +87,40 @@ type RefreshToken struct {
 	UserID    string
 	Scopes    []string
 	ExpiresAt time.Time
+	// AccessTokenID is the jti of the access token issued with this refresh token;
+	// revoking the family revokes that access token too. It is required, and unique
+	// across refresh tokens like ID.
+	AccessTokenID string
 }
 
 // TokenStore keeps token state. Every method is atomic; implementations are safe for
 // concurrent use, also by several processes sharing one database.
 type TokenStore interface {
-	// Issue records the tokens of a fresh grant (password, client_credentials).
-	// refresh is nil when no refresh token is issued.
-	Issue(ctx context.Context, access AccessToken, refresh *RefreshToken) error
+	// Issue records the refresh token of a fresh grant (password) and, through its
+	// AccessTokenID, the access token issued with it. ErrDuplicate if its ID or
+	// AccessTokenID is taken; nothing is recorded then.
+	Issue(ctx context.Context, refresh RefreshToken) error
 
-	// Rotate consumes the refresh token oldID and records its successors, all in one
+	// Rotate consumes the refresh token oldID and records its successor next, and
+	// with it the new access token named by next.AccessTokenID, all in one
 	// transaction. It succeeds only if oldID exists, is unused, unrevoked and not
 	// expired at now; of concurrent calls with one oldID exactly one succeeds.
 	// Otherwise it records nothing new and returns ErrNotFound, ErrTokenRevoked,
 	// ErrTokenExpired, or ErrTokenUsed after revoking oldID's whole family (replay).
-	// next is nil when the client gets no successor refresh token.
-	Rotate(ctx context.Context, oldID string, now time.Time, access AccessToken, next *RefreshToken) error
+	// ErrDuplicate if next's ID or AccessTokenID is taken; oldID is left unused then.
+	Rotate(ctx context.Context, oldID string, now time.Time, next RefreshToken) error
 
-	// RevokeFamily revokes every refresh and access token of the family.
+	// RevokeFamily revokes every refresh token of the family and so every access
+	// token recorded with them.
 	RevokeFamily(ctx context.Context, familyID string) error
 
 	// RefreshTokenState reports the stored state of a refresh token: whether it has
 	// been used and whether it is revoked. ErrNotFound for an unknown id.
 	RefreshTokenState(ctx context.Context, id string) (used, revoked bool, err error)
 
-	// AccessTokenRevoked reports whether the access token with this jti was revoked.
-	// ErrNotFound for an unknown id.
+	// AccessTokenRevoked reports whether the access token with this jti was revoked,
+	// which it is when the refresh token it was issued with is. ErrNotFound when no
+	// refresh token records it: an unknown jti, or an access token issued without a
+	// refresh token, which nothing can revoke.
 	AccessTokenRevoked(ctx context.Context, id string) (bool, error)
 }

@@ -16,120 +16,125 @@ import (
 // now is the clock of every token subtest: times are explicit, nothing sleeps.
 var now = time.Unix(1_700_000_000, 0)
 
-const (
-	accessTTL  = 10 * time.Minute
-	refreshTTL = time.Hour
-)
+const refreshTTL = time.Hour
 
 func runTokens(t *testing.T, newBackend NewBackend) {
 	t.Run("IssueRecordsTokens", func(t *testing.T) {
 		tk := newTokens(t, newBackend)
-		a, r := tk.issue()
+		r := tk.issue()
 		tk.assertRefresh(r.ID, false, false)
-		tk.assertAccess(a.ID, false)
-
-		alone := newAccess(newID("family"))
-		require.NoError(t, tk.store.Issue(t.Context(), alone, nil))
-		tk.assertAccess(alone.ID, false)
+		tk.assertAccess(r.AccessTokenID, false)
 	})
 
 	t.Run("UnknownTokensAreNotFound", func(t *testing.T) {
 		tk := newTokens(t, newBackend)
+		r := tk.issue()
 		_, _, err := tk.store.RefreshTokenState(t.Context(), "nothing")
 		assert.ErrorIs(t, err, repos.ErrNotFound)
 		_, err = tk.store.AccessTokenRevoked(t.Context(), "nothing")
 		assert.ErrorIs(t, err, repos.ErrNotFound)
+
+		// The two kinds of id are looked up apart: a refresh token's id is not
+		// the jti of an access token, nor the other way round.
+		_, err = tk.store.AccessTokenRevoked(t.Context(), r.ID)
+		assert.ErrorIs(t, err, repos.ErrNotFound, "refresh id as a jti")
+		_, _, err = tk.store.RefreshTokenState(t.Context(), r.AccessTokenID)
+		assert.ErrorIs(t, err, repos.ErrNotFound, "jti as a refresh id")
 	})
 
 	t.Run("IssueDuplicateIDFails", func(t *testing.T) {
 		tk := newTokens(t, newBackend)
-		a, r := tk.issue()
+		r := tk.issue()
 
-		again := a
-		again.FamilyID = newID("family")
-		assert.ErrorIs(t, tk.store.Issue(t.Context(), again, nil), repos.ErrDuplicate, "access id")
+		// The access token id collides: the refresh token must not be
+		// recorded either.
+		clash := newRefresh(newID("family"))
+		clash.AccessTokenID = r.AccessTokenID
+		assert.ErrorIs(t, tk.store.Issue(t.Context(), clash), repos.ErrDuplicate, "access id")
+		tk.assertRefreshAbsent(clash.ID)
 
-		// The refresh id collides after the access token is written: the
-		// access token must go too.
-		fresh := newAccess(newID("family"))
-		clash := *r
-		clash.FamilyID = fresh.FamilyID
-		assert.ErrorIs(t, tk.store.Issue(t.Context(), fresh, &clash), repos.ErrDuplicate, "refresh id")
-		tk.assertAccessAbsent(fresh.ID)
+		// The refresh id collides: the access token must not be recorded.
+		again := newRefresh(newID("family"))
+		again.ID = r.ID
+		assert.ErrorIs(t, tk.store.Issue(t.Context(), again), repos.ErrDuplicate, "refresh id")
+		tk.assertAccessAbsent(again.AccessTokenID)
+
+		// The token they collided with is untouched.
 		tk.assertRefresh(r.ID, false, false)
+		tk.assertAccess(r.AccessTokenID, false)
+	})
+
+	t.Run("IssueWithoutAccessTokenIDFails", func(t *testing.T) {
+		tk := newTokens(t, newBackend)
+		r := newRefresh(newID("family"))
+		r.AccessTokenID = ""
+		assert.Error(t, tk.store.Issue(t.Context(), r))
+		tk.assertRefreshAbsent(r.ID)
 	})
 
 	t.Run("RotateConsumesToken", func(t *testing.T) {
 		tk := newTokens(t, newBackend)
-		a1, r1 := tk.issue()
-		a2, r2 := newAccess(r1.FamilyID), newRefresh(r1.FamilyID)
+		r1 := tk.issue()
+		r2 := newRefresh(r1.FamilyID)
 
-		require.NoError(t, tk.store.Rotate(t.Context(), r1.ID, now, a2, r2))
+		require.NoError(t, tk.store.Rotate(t.Context(), r1.ID, now, r2))
 		tk.assertRefresh(r1.ID, true, false)
 		tk.assertRefresh(r2.ID, false, false)
-		tk.assertAccess(a1.ID, false)
-		tk.assertAccess(a2.ID, false)
+		tk.assertAccess(r1.AccessTokenID, false)
+		tk.assertAccess(r2.AccessTokenID, false)
 
-		a3, r3 := newAccess(r1.FamilyID), newRefresh(r1.FamilyID)
-		require.NoError(t, tk.store.Rotate(t.Context(), r2.ID, now.Add(time.Minute), a3, r3), "successor rotates in turn")
+		r3 := newRefresh(r1.FamilyID)
+		require.NoError(t, tk.store.Rotate(t.Context(), r2.ID, now.Add(time.Minute), r3), "successor rotates in turn")
 		tk.assertRefresh(r2.ID, true, false)
-	})
-
-	t.Run("RotateWithoutSuccessor", func(t *testing.T) {
-		tk := newTokens(t, newBackend)
-		_, r1 := tk.issue()
-		a2 := newAccess(r1.FamilyID)
-
-		require.NoError(t, tk.store.Rotate(t.Context(), r1.ID, now, a2, nil))
-		tk.assertRefresh(r1.ID, true, false)
-		tk.assertAccess(a2.ID, false)
+		tk.assertAccess(r3.AccessTokenID, false)
 	})
 
 	t.Run("RotateRefusals", runRotateRefusals(newBackend))
 
 	t.Run("ReplayRevokesFamily", func(t *testing.T) {
 		tk := newTokens(t, newBackend)
-		a1, r1 := tk.issue()
-		a2, r2 := newAccess(r1.FamilyID), newRefresh(r1.FamilyID)
-		require.NoError(t, tk.store.Rotate(t.Context(), r1.ID, now, a2, r2))
-		otherAccess, otherRefresh := tk.issue()
+		r1 := tk.issue()
+		r2 := newRefresh(r1.FamilyID)
+		require.NoError(t, tk.store.Rotate(t.Context(), r1.ID, now, r2))
+		other := tk.issue()
 
-		a3, r3 := newAccess(r1.FamilyID), newRefresh(r1.FamilyID)
-		err := tk.store.Rotate(t.Context(), r1.ID, now.Add(time.Minute), a3, r3)
+		r3 := newRefresh(r1.FamilyID)
+		err := tk.store.Rotate(t.Context(), r1.ID, now.Add(time.Minute), r3)
 		require.ErrorIs(t, err, repos.ErrTokenUsed)
 
 		tk.assertRefresh(r1.ID, true, true)
 		tk.assertRefresh(r2.ID, false, true)
-		tk.assertAccess(a1.ID, true)
-		tk.assertAccess(a2.ID, true)
-		tk.assertAccessAbsent(a3.ID)
+		tk.assertAccess(r1.AccessTokenID, true)
+		tk.assertAccess(r2.AccessTokenID, true)
+		tk.assertAccessAbsent(r3.AccessTokenID)
 		tk.assertRefreshAbsent(r3.ID)
-		tk.assertRefresh(otherRefresh.ID, false, false)
-		tk.assertAccess(otherAccess.ID, false)
+		tk.assertRefresh(other.ID, false, false)
+		tk.assertAccess(other.AccessTokenID, false)
 
-		err = tk.store.Rotate(t.Context(), r2.ID, now.Add(2*time.Minute), newAccess(r1.FamilyID), newRefresh(r1.FamilyID))
+		err = tk.store.Rotate(t.Context(), r2.ID, now.Add(2*time.Minute), newRefresh(r1.FamilyID))
 		assert.ErrorIs(t, err, repos.ErrTokenRevoked, "the legitimate holder's successor is dead too")
 	})
 
 	t.Run("RevokeFamily", func(t *testing.T) {
 		tk := newTokens(t, newBackend)
-		a1, r1 := tk.issue()
-		a2, r2 := newAccess(r1.FamilyID), newRefresh(r1.FamilyID)
-		require.NoError(t, tk.store.Rotate(t.Context(), r1.ID, now, a2, r2))
-		otherAccess, otherRefresh := tk.issue()
+		r1 := tk.issue()
+		r2 := newRefresh(r1.FamilyID)
+		require.NoError(t, tk.store.Rotate(t.Context(), r1.ID, now, r2))
+		other := tk.issue()
 
 		require.NoError(t, tk.store.RevokeFamily(t.Context(), r1.FamilyID))
 		tk.assertRefresh(r1.ID, true, true)
 		tk.assertRefresh(r2.ID, false, true)
-		tk.assertAccess(a1.ID, true)
-		tk.assertAccess(a2.ID, true)
-		tk.assertRefresh(otherRefresh.ID, false, false)
-		tk.assertAccess(otherAccess.ID, false)
+		tk.assertAccess(r1.AccessTokenID, true)
+		tk.assertAccess(r2.AccessTokenID, true)
+		tk.assertRefresh(other.ID, false, false)
+		tk.assertAccess(other.AccessTokenID, false)
 
-		a3 := newAccess(r1.FamilyID)
-		err := tk.store.Rotate(t.Context(), r2.ID, now, a3, newRefresh(r1.FamilyID))
+		r3 := newRefresh(r1.FamilyID)
+		err := tk.store.Rotate(t.Context(), r2.ID, now, r3)
 		assert.ErrorIs(t, err, repos.ErrTokenRevoked)
-		tk.assertAccessAbsent(a3.ID)
+		tk.assertAccessAbsent(r3.AccessTokenID)
+		tk.assertRefreshAbsent(r3.ID)
 
 		assert.NoError(t, tk.store.RevokeFamily(t.Context(), r1.FamilyID), "again")
 		assert.NoError(t, tk.store.RevokeFamily(t.Context(), "no-such-family"), "unknown family")
@@ -137,44 +142,57 @@ func runTokens(t *testing.T, newBackend NewBackend) {
 
 	t.Run("FailedRotateLeavesTokenUnused", func(t *testing.T) {
 		tk := newTokens(t, newBackend)
-		takenAccess, takenRefresh := tk.issue()
-		_, r1 := tk.issue()
+		taken := tk.issue()
+		r1 := tk.issue()
 
-		// The successor refresh token collides: the access token, written
-		// first, must be rolled back along with the consumption of r1.
-		a2 := newAccess(r1.FamilyID)
+		// The successor's id collides: the consumption of r1 must be rolled
+		// back, and the successor's access token not recorded.
 		next := newRefresh(r1.FamilyID)
-		next.ID = takenRefresh.ID
-		require.ErrorIs(t, tk.store.Rotate(t.Context(), r1.ID, now, a2, next), repos.ErrDuplicate)
+		next.ID = taken.ID
+		require.ErrorIs(t, tk.store.Rotate(t.Context(), r1.ID, now, next), repos.ErrDuplicate)
 		tk.assertRefresh(r1.ID, false, false)
-		tk.assertAccessAbsent(a2.ID)
+		tk.assertAccessAbsent(next.AccessTokenID)
 
-		clash := newAccess(r1.FamilyID)
-		clash.ID = takenAccess.ID
+		// The successor's access token id collides: likewise, and the
+		// successor itself is not recorded.
+		clash := newRefresh(r1.FamilyID)
+		clash.AccessTokenID = taken.AccessTokenID
+		require.ErrorIs(t, tk.store.Rotate(t.Context(), r1.ID, now, clash), repos.ErrDuplicate)
+		tk.assertRefresh(r1.ID, false, false)
+		tk.assertRefreshAbsent(clash.ID)
+
+		// A successor that records no access token is refused before r1 is
+		// touched.
+		blank := newRefresh(r1.FamilyID)
+		blank.AccessTokenID = ""
+		require.Error(t, tk.store.Rotate(t.Context(), r1.ID, now, blank))
+		tk.assertRefresh(r1.ID, false, false)
+		tk.assertRefreshAbsent(blank.ID)
+
+		// The tokens collided with are untouched.
+		tk.assertRefresh(taken.ID, false, false)
+		tk.assertAccess(taken.AccessTokenID, false)
+
 		r2 := newRefresh(r1.FamilyID)
-		require.ErrorIs(t, tk.store.Rotate(t.Context(), r1.ID, now, clash, r2), repos.ErrDuplicate)
-		tk.assertRefresh(r1.ID, false, false)
-		tk.assertRefreshAbsent(r2.ID)
-
-		require.NoError(t, tk.store.Rotate(t.Context(), r1.ID, now, newAccess(r1.FamilyID), newRefresh(r1.FamilyID)),
-			"the token still rotates")
+		require.NoError(t, tk.store.Rotate(t.Context(), r1.ID, now, r2), "the token still rotates")
+		tk.assertAccess(r2.AccessTokenID, false)
 	})
 
 	t.Run("ConcurrentRotateHasOneWinner", func(t *testing.T) {
 		tk := newTokens(t, newBackend)
-		_, r1 := tk.issue()
+		r1 := tk.issue()
 
 		const n = 50
-		accesses, nexts, errs := make([]repos.AccessToken, n), make([]*repos.RefreshToken, n), make([]error, n)
+		nexts, errs := make([]repos.RefreshToken, n), make([]error, n)
 		for i := range n {
-			accesses[i], nexts[i] = newAccess(r1.FamilyID), newRefresh(r1.FamilyID)
+			nexts[i] = newRefresh(r1.FamilyID)
 		}
 		start := make(chan struct{})
 		var wg sync.WaitGroup
 		for i := range n {
 			wg.Go(func() {
 				<-start
-				errs[i] = tk.store.Rotate(t.Context(), r1.ID, now, accesses[i], nexts[i])
+				errs[i] = tk.store.Rotate(t.Context(), r1.ID, now, nexts[i])
 			})
 		}
 		close(start)
@@ -192,16 +210,16 @@ func runTokens(t *testing.T, newBackend NewBackend) {
 		}
 		require.NotEqual(t, -1, winner, "no rotation succeeded")
 
-		// Only the winner's successors exist; the losers replayed a used
-		// token, so the family is revoked.
+		// Only the winner's successor and its access token exist; the losers
+		// replayed a used token, so the family is revoked.
 		for i := range n {
 			if i == winner {
 				tk.assertRefresh(nexts[i].ID, false, true)
-				tk.assertAccess(accesses[i].ID, true)
+				tk.assertAccess(nexts[i].AccessTokenID, true)
 				continue
 			}
 			tk.assertRefreshAbsent(nexts[i].ID)
-			tk.assertAccessAbsent(accesses[i].ID)
+			tk.assertAccessAbsent(nexts[i].AccessTokenID)
 		}
 	})
 }
@@ -225,18 +243,18 @@ func runRotateRefusals(newBackend NewBackend) func(t *testing.T) {
 			want:  repos.ErrNotFound,
 		}, {
 			name:  "expired at its expiry second",
-			setup: func(tk *tokens) (string, string) { _, r := tk.issue(); return r.ID, r.FamilyID },
+			setup: func(tk *tokens) (string, string) { r := tk.issue(); return r.ID, r.FamilyID },
 			at:    now.Add(refreshTTL),
 			want:  repos.ErrTokenExpired,
 		}, {
 			name:  "expired long ago",
-			setup: func(tk *tokens) (string, string) { _, r := tk.issue(); return r.ID, r.FamilyID },
+			setup: func(tk *tokens) (string, string) { r := tk.issue(); return r.ID, r.FamilyID },
 			at:    now.Add(365 * 24 * time.Hour),
 			want:  repos.ErrTokenExpired,
 		}, {
 			name: "revoked",
 			setup: func(tk *tokens) (string, string) {
-				_, r := tk.issue()
+				r := tk.issue()
 				require.NoError(tk.t, tk.store.RevokeFamily(tk.t.Context(), r.FamilyID))
 				return r.ID, r.FamilyID
 			},
@@ -246,7 +264,7 @@ func runRotateRefusals(newBackend NewBackend) func(t *testing.T) {
 		}, {
 			name: "revoked and expired",
 			setup: func(tk *tokens) (string, string) {
-				_, r := tk.issue()
+				r := tk.issue()
 				require.NoError(tk.t, tk.store.RevokeFamily(tk.t.Context(), r.FamilyID))
 				return r.ID, r.FamilyID
 			},
@@ -258,8 +276,8 @@ func runRotateRefusals(newBackend NewBackend) func(t *testing.T) {
 			// successors may still be live.
 			name: "used and expired since",
 			setup: func(tk *tokens) (string, string) {
-				_, r := tk.issue()
-				require.NoError(tk.t, tk.store.Rotate(tk.t.Context(), r.ID, now, newAccess(r.FamilyID), newRefresh(r.FamilyID)))
+				r := tk.issue()
+				require.NoError(tk.t, tk.store.Rotate(tk.t.Context(), r.ID, now, newRefresh(r.FamilyID)))
 				return r.ID, r.FamilyID
 			},
 			at:      now.Add(refreshTTL),
@@ -271,11 +289,11 @@ func runRotateRefusals(newBackend NewBackend) func(t *testing.T) {
 			t.Run(tt.name, func(t *testing.T) {
 				tk := newTokens(t, newBackend)
 				id, family := tt.setup(tk)
-				a, next := newAccess(family), newRefresh(family)
+				next := newRefresh(family)
 
-				err := tk.store.Rotate(t.Context(), id, tt.at, a, next)
+				err := tk.store.Rotate(t.Context(), id, tt.at, next)
 				require.ErrorIs(t, err, tt.want)
-				tk.assertAccessAbsent(a.ID)
+				tk.assertAccessAbsent(next.AccessTokenID)
 				tk.assertRefreshAbsent(next.ID)
 				if !errors.Is(tt.want, repos.ErrNotFound) {
 					tk.assertRefresh(id, tt.used, tt.revoked)
@@ -285,9 +303,9 @@ func runRotateRefusals(newBackend NewBackend) func(t *testing.T) {
 
 		t.Run("usable until its expiry second", func(t *testing.T) {
 			tk := newTokens(t, newBackend)
-			_, r := tk.issue()
+			r := tk.issue()
 			at := now.Add(refreshTTL - time.Second)
-			require.NoError(t, tk.store.Rotate(t.Context(), r.ID, at, newAccess(r.FamilyID), newRefresh(r.FamilyID)))
+			require.NoError(t, tk.store.Rotate(t.Context(), r.ID, at, newRefresh(r.FamilyID)))
 		})
 	}
 }
@@ -304,14 +322,13 @@ func newTokens(t *testing.T, newBackend NewBackend) *tokens {
 	return &tokens{t: t, store: store}
 }
 
-// issue records a fresh grant: an access token and a refresh token of a new
-// family, issued at now.
-func (tk *tokens) issue() (repos.AccessToken, *repos.RefreshToken) {
+// issue records a fresh grant: a refresh token of a new family, issued at
+// now, and the access token issued with it.
+func (tk *tokens) issue() repos.RefreshToken {
 	tk.t.Helper()
-	family := newID("family")
-	a, r := newAccess(family), newRefresh(family)
-	require.NoError(tk.t, tk.store.Issue(tk.t.Context(), a, r))
-	return a, r
+	r := newRefresh(newID("family"))
+	require.NoError(tk.t, tk.store.Issue(tk.t.Context(), r))
+	return r
 }
 
 func (tk *tokens) assertRefresh(id string, wantUsed, wantRevoked bool) {
@@ -343,20 +360,13 @@ func (tk *tokens) assertAccessAbsent(id string) {
 	assert.ErrorIs(tk.t, err, repos.ErrNotFound, "access token must not be recorded")
 }
 
-// newAccess returns an access token of the family for client "web" and user
-// alice, issued at now.
-func newAccess(family string) repos.AccessToken {
-	return repos.AccessToken{
-		ID: newID("at"), FamilyID: family, ClientID: "web", UserID: "u-1001",
-		Scopes: []string{"read", "write"}, ExpiresAt: now.Add(accessTTL),
-	}
-}
-
-// newRefresh returns a refresh token of the family, issued at now.
-func newRefresh(family string) *repos.RefreshToken {
-	return &repos.RefreshToken{
+// newRefresh returns a refresh token of the family for client "web" and user
+// alice, issued at now, recording an access token of its own.
+func newRefresh(family string) repos.RefreshToken {
+	return repos.RefreshToken{
 		ID: newID("rt"), FamilyID: family, ClientID: "web", UserID: "u-1001",
 		Scopes: []string{"read", "write"}, ExpiresAt: now.Add(refreshTTL),
+		AccessTokenID: newID("at"),
 	}
 }
 

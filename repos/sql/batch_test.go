@@ -24,12 +24,12 @@ func TestBatch_OneFailedWriteDoesNotSinkItsBatch(t *testing.T) {
 	const n = 40
 	olds := make([]string, n)
 	for i := range olds {
-		a, r := benchTokens(benchID(), now)
-		require.NoError(t, s.Issue(ctx, a, r))
+		r := benchToken(benchID(), now)
+		require.NoError(t, s.Issue(ctx, r))
 		olds[i] = r.ID
 	}
-	taken, takenRT := benchTokens(benchID(), now)
-	require.NoError(t, s.Issue(ctx, taken, takenRT))
+	taken := benchToken(benchID(), now)
+	require.NoError(t, s.Issue(ctx, taken))
 
 	const bad = 17
 	errs := make([]error, n)
@@ -39,12 +39,12 @@ func TestBatch_OneFailedWriteDoesNotSinkItsBatch(t *testing.T) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			a, next := benchTokens(benchID(), now)
+			next := benchToken(benchID(), now)
 			if i == bad {
-				next.ID = takenRT.ID
+				next.ID = taken.ID
 			}
 			<-start
-			errs[i] = s.Rotate(ctx, olds[i], now, a, next)
+			errs[i] = s.Rotate(ctx, olds[i], now, next)
 		}()
 	}
 	close(start)
@@ -69,8 +69,8 @@ func TestBatch_CancelledBeforeItRunsWritesNothing(t *testing.T) {
 	s := openSQLite(t, filepath.Join(t.TempDir(), "oauth2.db"))
 	ctx, cancel := context.WithCancel(t.Context())
 	cancel()
-	a, r := benchTokens(benchID(), time.Now())
-	assert.ErrorIs(t, s.Issue(ctx, a, r), context.Canceled)
+	r := benchToken(benchID(), time.Now())
+	assert.ErrorIs(t, s.Issue(ctx, r), context.Canceled)
 	_, _, err := s.RefreshTokenState(t.Context(), r.ID)
 	assert.ErrorIs(t, err, repos.ErrNotFound)
 }
@@ -79,6 +79,5 @@ func TestBatch_WritesAfterCloseFail(t *testing.T) {
 	s, err := Open(t.Context(), "sqlite", filepath.Join(t.TempDir(), "oauth2.db"))
 	require.NoError(t, err)
 	require.NoError(t, s.Close())
-	a, r := benchTokens(benchID(), time.Now())
-	assert.ErrorIs(t, s.Issue(t.Context(), a, r), errStoreClosed)
+	assert.ErrorIs(t, s.Issue(t.Context(), benchToken(benchID(), time.Now())), errStoreClosed)
 }

@@ -17,8 +17,7 @@ type statements struct {
 
 	// Token writes, run inside transactions on the write pool.
 	consumeRefresh, refreshStatus *dbsql.Stmt
-	insertAccess, insertRefresh   *dbsql.Stmt
-	revokeRefresh, revokeAccess   *dbsql.Stmt
+	insertRefresh, revokeRefresh  *dbsql.Stmt
 
 	all []*dbsql.Stmt
 }
@@ -30,7 +29,9 @@ const (
 	queryUserByID       = `SELECT id, username, password_hash, scopes FROM users WHERE id = ?`
 	queryScope          = `SELECT description FROM scopes WHERE id = ?`
 	queryRefreshState   = `SELECT used_at IS NOT NULL, revoked_at IS NOT NULL FROM refresh_tokens WHERE id = ?`
-	queryAccessRevoked  = `SELECT revoked_at IS NOT NULL FROM access_tokens WHERE id = ?`
+	// queryAccessRevoked answers for an access token from the refresh token
+	// row it was recorded in, found through the access_token_id index.
+	queryAccessRevoked = `SELECT revoked_at IS NOT NULL FROM refresh_tokens WHERE access_token_id = ?`
 
 	// queryConsumeRefresh marks a refresh token used if, and only if, it is
 	// usable now. The row lock it takes makes it the one point where concurrent
@@ -39,12 +40,11 @@ const (
 		WHERE id = ? AND used_at IS NULL AND revoked_at IS NULL AND expires_at > ?`
 	queryRefreshStatus = `SELECT family_id, expires_at, used_at IS NOT NULL, revoked_at IS NOT NULL
 		FROM refresh_tokens WHERE id = ?`
-	queryInsertAccess = `INSERT INTO access_tokens (id, family_id, client_id, user_id, scopes, expires_at)
-		VALUES (?, ?, ?, ?, ?, ?)`
-	queryInsertRefresh = `INSERT INTO refresh_tokens (id, family_id, client_id, user_id, scopes, expires_at)
-		VALUES (?, ?, ?, ?, ?, ?)`
+	queryInsertRefresh = `INSERT INTO refresh_tokens (id, family_id, client_id, user_id, scopes, expires_at, access_token_id)
+		VALUES (?, ?, ?, ?, ?, ?, ?)`
+	// queryRevokeRefresh revokes a family's refresh tokens and, since each
+	// records its access token, their access tokens with them.
 	queryRevokeRefresh = `UPDATE refresh_tokens SET revoked_at = ? WHERE family_id = ? AND revoked_at IS NULL`
-	queryRevokeAccess  = `UPDATE access_tokens SET revoked_at = ? WHERE family_id = ? AND revoked_at IS NULL`
 )
 
 // prepare prepares every statement on the pool that runs it.
@@ -71,10 +71,8 @@ func (s *Store) prepare(ctx context.Context) error {
 	st.accessRevoked = p(s.read, queryAccessRevoked)
 	st.consumeRefresh = p(s.write, queryConsumeRefresh)
 	st.refreshStatus = p(s.write, queryRefreshStatus)
-	st.insertAccess = p(s.write, queryInsertAccess)
 	st.insertRefresh = p(s.write, queryInsertRefresh)
 	st.revokeRefresh = p(s.write, queryRevokeRefresh)
-	st.revokeAccess = p(s.write, queryRevokeAccess)
 	return err
 }
 

@@ -11,28 +11,35 @@ import (
 	"github.com/caddy-oauth2/caddy-oauth2/repos"
 )
 
-// Issue records the tokens of a fresh grant in one transaction;
-// repos.ErrDuplicate if an id is taken, and then neither is recorded.
-func (s *Store) Issue(ctx context.Context, access repos.AccessToken, refresh *repos.RefreshToken) error {
-	accessRow, refreshRow := accessArgs(access), refreshArgs(refresh)
+// Issue records the refresh token of a fresh grant, and in its row the access
+// token issued with it; repos.ErrDuplicate if either id is taken, and then
+// nothing is recorded.
+func (s *Store) Issue(ctx context.Context, refresh repos.RefreshToken) error {
+	row, err := refreshArgs(refresh)
+	if err != nil {
+		return err
+	}
 	return s.writes.do(ctx, func(ctx context.Context, tx *dbsql.Tx) error {
-		return s.insertTokens(ctx, tx, accessRow, refreshRow)
+		return s.insertRefresh(ctx, tx, row)
 	})
 }
 
-// Rotate consumes the refresh token oldID and records its successors in one
-// transaction. When oldID cannot be consumed nothing new is recorded; if the
-// reason is that it was already used, the revocation of its family is committed
-// before ErrTokenUsed is returned.
-func (s *Store) Rotate(ctx context.Context, oldID string, now time.Time, access repos.AccessToken, next *repos.RefreshToken) error {
-	accessRow, nextRow := accessArgs(access), refreshArgs(next)
+// Rotate consumes the refresh token oldID and records its successor, which
+// carries the new access token, in one transaction. When oldID cannot be
+// consumed nothing new is recorded; if the reason is that it was already used,
+// the revocation of its family is committed before ErrTokenUsed is returned.
+func (s *Store) Rotate(ctx context.Context, oldID string, now time.Time, next repos.RefreshToken) error {
+	row, err := refreshArgs(next)
+	if err != nil {
+		return err
+	}
 	return s.writes.do(ctx, func(ctx context.Context, tx *dbsql.Tx) error {
-		return s.rotate(ctx, tx, oldID, now.Unix(), accessRow, nextRow)
+		return s.rotate(ctx, tx, oldID, now.Unix(), row)
 	})
 }
 
 // rotate is the body of Rotate's transaction.
-func (s *Store) rotate(ctx context.Context, tx *dbsql.Tx, oldID string, now int64, accessRow, nextRow []any) error {
+func (s *Store) rotate(ctx context.Context, tx *dbsql.Tx, oldID string, now int64, nextRow []any) error {
 	res, err := tx.StmtContext(ctx, s.stmts.consumeRefresh).ExecContext(ctx, now, oldID, now)
 	if err != nil {
 		return fmt.Errorf("consuming refresh token: %w", err)
@@ -42,7 +49,7 @@ func (s *Store) rotate(ctx context.Context, tx *dbsql.Tx, oldID string, now int6
 		return fmt.Errorf("consuming refresh token: %w", err)
 	}
 	if n == 1 {
-		return s.insertTokens(ctx, tx, accessRow, nextRow)
+		return s.insertRefresh(ctx, tx, nextRow)
 	}
 	return s.refuseRotation(ctx, tx, oldID, now)
 }
@@ -76,9 +83,9 @@ func (s *Store) refuseRotation(ctx context.Context, tx *dbsql.Tx, oldID string, 
 	return errors.New("refresh token was not consumed although usable")
 }
 
-// RevokeFamily revokes every refresh and access token of the family. Revoking
-// an unknown or already revoked family is not an error: the outcome the caller
-// wants holds.
+// RevokeFamily revokes every refresh token of the family, and so the access
+// tokens recorded in their rows. Revoking an unknown or already revoked family
+// is not an error: the outcome the caller wants holds.
 func (s *Store) RevokeFamily(ctx context.Context, familyID string) error {
 	now := time.Now().Unix()
 	return s.writes.do(ctx, func(ctx context.Context, tx *dbsql.Tx) error {
@@ -90,10 +97,7 @@ func (s *Store) RevokeFamily(ctx context.Context, familyID string) error {
 // an earlier revocation.
 func (s *Store) revokeFamily(ctx context.Context, tx *dbsql.Tx, familyID string, now int64) error {
 	if _, err := tx.StmtContext(ctx, s.stmts.revokeRefresh).ExecContext(ctx, now, familyID); err != nil {
-		return fmt.Errorf("revoking refresh tokens: %w", err)
-	}
-	if _, err := tx.StmtContext(ctx, s.stmts.revokeAccess).ExecContext(ctx, now, familyID); err != nil {
-		return fmt.Errorf("revoking access tokens: %w", err)
+		return fmt.Errorf("revoking token family: %w", err)
 	}
 	return nil
 }
@@ -109,7 +113,8 @@ func (s *Store) RefreshTokenState(ctx context.Context, id string) (used, revoked
 }
 
 // AccessTokenRevoked reports whether the access token with this jti is
-// revoked; repos.ErrNotFound for an unknown id.
+// revoked, from the row of the refresh token it was issued with;
+// repos.ErrNotFound if no refresh token records it.
 func (s *Store) AccessTokenRevoked(ctx context.Context, id string) (bool, error) {
 	var revoked bool
 	if err := s.stmts.accessRevoked.QueryRowContext(ctx, id).Scan(&revoked); err != nil {
@@ -118,39 +123,27 @@ func (s *Store) AccessTokenRevoked(ctx context.Context, id string) (bool, error)
 	return revoked, nil
 }
 
-// insertTokens inserts an access token row and, unless refreshRow is nil, a
-// refresh token row.
-func (s *Store) insertTokens(ctx context.Context, tx *dbsql.Tx, accessRow, refreshRow []any) error {
-	if _, err := tx.StmtContext(ctx, s.stmts.insertAccess).ExecContext(ctx, accessRow...); err != nil {
-		return s.insertError("access token", err)
-	}
-	if refreshRow == nil {
-		return nil
-	}
-	if _, err := tx.StmtContext(ctx, s.stmts.insertRefresh).ExecContext(ctx, refreshRow...); err != nil {
-		return s.insertError("refresh token", err)
+// insertRefresh inserts a refresh token row, which records its access token.
+func (s *Store) insertRefresh(ctx context.Context, tx *dbsql.Tx, row []any) error {
+	if _, err := tx.StmtContext(ctx, s.stmts.insertRefresh).ExecContext(ctx, row...); err != nil {
+		if s.dialect.isDuplicate(err) {
+			return fmt.Errorf("recording refresh token: %w", repos.ErrDuplicate)
+		}
+		return fmt.Errorf("recording refresh token: %w", err)
 	}
 	return nil
 }
 
-// insertError maps a key collision to repos.ErrDuplicate.
-func (s *Store) insertError(what string, err error) error {
-	if s.dialect.isDuplicate(err) {
-		return fmt.Errorf("recording %s: %w", what, repos.ErrDuplicate)
-	}
-	return fmt.Errorf("recording %s: %w", what, err)
-}
+// errNoAccessTokenID refuses a refresh token that records no access token:
+// the UNIQUE index would take the empty id as a collision with the next one,
+// and a family revocation would miss the token's access token.
+var errNoAccessTokenID = errors.New("refresh token records no access token id")
 
-// accessArgs are the insert arguments of an access token row, computed before
+// refreshArgs are the insert arguments of a refresh token row, computed before
 // the transaction so it stays short.
-func accessArgs(t repos.AccessToken) []any {
-	return []any{t.ID, t.FamilyID, t.ClientID, t.UserID, strings.Join(t.Scopes, " "), t.ExpiresAt.Unix()}
-}
-
-// refreshArgs are the insert arguments of a refresh token row; nil for no token.
-func refreshArgs(t *repos.RefreshToken) []any {
-	if t == nil {
-		return nil
+func refreshArgs(t repos.RefreshToken) ([]any, error) {
+	if t.AccessTokenID == "" {
+		return nil, errNoAccessTokenID
 	}
-	return []any{t.ID, t.FamilyID, t.ClientID, t.UserID, strings.Join(t.Scopes, " "), t.ExpiresAt.Unix()}
+	return []any{t.ID, t.FamilyID, t.ClientID, t.UserID, strings.Join(t.Scopes, " "), t.ExpiresAt.Unix(), t.AccessTokenID}, nil
 }

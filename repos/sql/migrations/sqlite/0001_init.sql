@@ -21,35 +21,29 @@ CREATE TABLE users (
     scopes        TEXT
 ) STRICT;
 
--- Token state: one row per refresh token and per access token (its jti).
--- Times are unix seconds. Tokens carry no foreign keys: with `repository file`
--- the clients and users they name live in a JSON file, not in these tables.
+-- Token state: one row per refresh token. The access token issued with a
+-- refresh token is recorded in its row (access_token_id, the jti), so that a
+-- rotation inserts one row, not two, and revoking a family's refresh rows
+-- revokes its access tokens too. Access tokens issued without a refresh token
+-- are not recorded. Times are unix seconds. Tokens carry no foreign keys: with
+-- `repository file` the clients and users they name live in a JSON file, not
+-- in these tables.
 -- WITHOUT ROWID makes the primary key the table itself, and token ids start
 -- with their creation time (tokens.NewID), so a new row lands on the last
--- page: a rotation dirties few pages, and concurrent ones share them.
+-- page of the table and of the access_token_id index: a rotation dirties few
+-- pages, and concurrent ones share them.
 CREATE TABLE refresh_tokens (
-    id         TEXT NOT NULL PRIMARY KEY,
-    family_id  TEXT NOT NULL,
-    client_id  TEXT NOT NULL,
-    user_id    TEXT NOT NULL DEFAULT '',
-    scopes     TEXT NOT NULL DEFAULT '',
-    expires_at INTEGER NOT NULL,
-    used_at    INTEGER,
-    revoked_at INTEGER
+    id              TEXT NOT NULL PRIMARY KEY,
+    family_id       TEXT NOT NULL,
+    client_id       TEXT NOT NULL,
+    user_id         TEXT NOT NULL DEFAULT '',
+    scopes          TEXT NOT NULL DEFAULT '',
+    expires_at      INTEGER NOT NULL,
+    access_token_id TEXT NOT NULL,
+    used_at         INTEGER,
+    revoked_at      INTEGER
 ) STRICT, WITHOUT ROWID;
 
+CREATE UNIQUE INDEX refresh_tokens_access_token_id ON refresh_tokens (access_token_id);
 CREATE INDEX refresh_tokens_family_id ON refresh_tokens (family_id);
 CREATE INDEX refresh_tokens_expires_at ON refresh_tokens (expires_at);
-
-CREATE TABLE access_tokens (
-    id         TEXT NOT NULL PRIMARY KEY,
-    family_id  TEXT NOT NULL,
-    client_id  TEXT NOT NULL,
-    user_id    TEXT NOT NULL DEFAULT '',
-    scopes     TEXT NOT NULL DEFAULT '',
-    expires_at INTEGER NOT NULL,
-    revoked_at INTEGER
-) STRICT, WITHOUT ROWID;
-
-CREATE INDEX access_tokens_family_id ON access_tokens (family_id);
-CREATE INDEX access_tokens_expires_at ON access_tokens (expires_at);
