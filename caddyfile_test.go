@@ -14,6 +14,8 @@ import (
 	"github.com/caddyserver/caddy/v2/caddytest"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/caddy-oauth2/caddy-oauth2/repos/file"
 )
 
 func TestUnmarshalCaddyfile(t *testing.T) {
@@ -137,4 +139,22 @@ func handlerConfigs(t *testing.T, adapted []byte) []json.RawMessage {
 	walk(cfg)
 	require.NotEmpty(t, found, "no oauth2_token handler in the adapted config")
 	return found
+}
+
+// The README's quick start runs example.Caddyfile with example/definitions.json:
+// both must stay loadable.
+func TestExample_AdaptsAndItsDefinitionsLoad(t *testing.T) {
+	data, err := os.ReadFile("example.Caddyfile")
+	require.NoError(t, err)
+	adapted, _, err := caddyconfig.GetAdapter("caddyfile").Adapt(data, map[string]any{"filename": "example.Caddyfile"})
+	require.NoError(t, err)
+	for _, raw := range handlerConfigs(t, adapted) {
+		var h TokenHandler
+		require.NoError(t, json.Unmarshal(raw, &h))
+		require.NoError(t, h.Validate())
+		var repo struct{ Path string }
+		require.NoError(t, json.Unmarshal(h.RepositoryRaw, &repo))
+		_, err := file.Load(repo.Path)
+		require.NoError(t, err, "the example's definitions file")
+	}
 }
