@@ -5,8 +5,8 @@ import (
 	dbsql "database/sql"
 	"errors"
 	"fmt"
+	"runtime"
 	"sync"
-	"time"
 
 	"github.com/caddy-oauth2/caddy-oauth2/repos"
 )
@@ -15,13 +15,8 @@ import (
 // commit's latency stays bounded however deep the queue is.
 const maxBatch = 64
 
-// linger is how long a batch waits for company on a busy server, and busyGap
-// how soon after the previous batch a write must arrive for the server to
-// count as busy.
-var (
-	linger  = 200 * time.Microsecond
-	busyGap = time.Millisecond
-)
+// maxYields bounds how many times collect yields for more writes.
+const maxYields = 4
 
 // errStoreClosed answers writes submitted after Close.
 var errStoreClosed = errors.New("token store is closed")
@@ -49,19 +44,15 @@ type batcher struct {
 	stop chan struct{}
 	done chan struct{}
 	once sync.Once
-	// timer bounds a linger; it is only touched by loop.
-	timer *time.Timer
 }
 
 func newBatcher(db *dbsql.DB) *batcher {
 	b := &batcher{
-		db:    db,
-		ops:   make(chan *writeOp),
-		stop:  make(chan struct{}),
-		done:  make(chan struct{}),
-		timer: time.NewTimer(time.Hour),
+		db:   db,
+		ops:  make(chan *writeOp),
+		stop: make(chan struct{}),
+		done: make(chan struct{}),
 	}
-	b.timer.Stop()
 	go b.loop()
 	return b
 }
@@ -91,7 +82,6 @@ func (b *batcher) close() {
 func (b *batcher) loop() {
 	defer close(b.done)
 	batch := make([]*writeOp, 0, maxBatch)
-	var lastDone time.Time
 	for {
 		select {
 		case op := <-b.ops:
@@ -99,40 +89,40 @@ func (b *batcher) loop() {
 		case <-b.stop:
 			return
 		}
-		batch = b.collect(batch, lastDone)
+		batch = b.collect(batch)
 		b.run(batch)
-		lastDone = time.Now()
 	}
 }
 
-// collect adds the writes already waiting to batch and, when writes have been
-// arriving back to back (the previous batch ended moments ago), lingers a
-// little for more: on a busy server one commit then carries many writes,
-// which saves far more CPU than the linger costs in latency. A write arriving
-// at an idle server never waits.
-func (b *batcher) collect(batch []*writeOp, lastDone time.Time) []*writeOp {
-	var deadline <-chan time.Time
-	if time.Since(lastDone) < busyGap {
-		b.timer.Reset(linger)
-		defer b.timer.Stop()
-		deadline = b.timer.C
+// collect adds to batch the writes already waiting and, while that keeps
+// finding more, yields the processor a few times so that requests which are
+// about to write (signing their tokens, say) can join: on a busy server one
+// commit then carries many writes, which saves far more CPU than the yields
+// cost. On an idle server a yield returns at once and nothing waits. A timer
+// would do worse: its granularity here is a millisecond, a long wait for a
+// lone client refreshing in a loop.
+func (b *batcher) collect(batch []*writeOp) []*writeOp {
+	batch = b.drain(batch)
+	for range maxYields {
+		if len(batch) >= maxBatch {
+			break
+		}
+		runtime.Gosched()
+		n := len(batch)
+		if batch = b.drain(batch); len(batch) == n {
+			break
+		}
 	}
+	return batch
+}
+
+// drain adds the writes waiting right now, up to maxBatch.
+func (b *batcher) drain(batch []*writeOp) []*writeOp {
 	for len(batch) < maxBatch {
 		select {
 		case op := <-b.ops:
 			batch = append(batch, op)
-			continue
 		default:
-		}
-		if deadline == nil {
-			return batch
-		}
-		select {
-		case op := <-b.ops:
-			batch = append(batch, op)
-		case <-deadline:
-			return batch
-		case <-b.stop:
 			return batch
 		}
 	}
