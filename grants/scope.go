@@ -28,7 +28,7 @@ func parseScope(raw string) ([]string, *Error) {
 		switch {
 		case tok == "":
 			continue
-		case len(tok) > maxScopeLen || !isScopeToken(tok):
+		case len(tok) > maxScopeLen || !repos.IsScopeToken(tok):
 			// The token is not echoed: it may be anything.
 			return nil, ErrInvalidScope(paramHint("scope"))
 		case slices.Contains(scopes, tok):
@@ -41,22 +41,10 @@ func parseScope(raw string) ([]string, *Error) {
 	return scopes, nil
 }
 
-// isScopeToken reports whether s consists of the characters RFC 6749 §3.3
-// allows in a scope-token: printable ASCII except space, '"' and '\'.
-func isScopeToken(s string) bool {
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		if c < 0x21 || c > 0x7e || c == '"' || c == '\\' {
-			return false
-		}
-	}
-	return s != ""
-}
-
 // checkScopeSyntax validates a configured scope list, one scope per element.
 func checkScopeSyntax(scopes []string) error {
 	for _, sc := range scopes {
-		if len(sc) > maxScopeLen || !isScopeToken(sc) {
+		if len(sc) > maxScopeLen || !repos.IsScopeToken(sc) {
 			return fmt.Errorf("%q is not a valid scope (RFC 6749 §3.3)", sc)
 		}
 	}

@@ -61,6 +61,19 @@ type Scope struct {
 	Description string `json:"description,omitempty"`
 }
 
+// IsScopeToken reports whether s is a scope-token of RFC 6749 §3.3: one or more
+// printable ASCII characters other than space, '"' and '\'. Scope ids must be
+// one, which is also what keeps space-separated scope lists unambiguous.
+func IsScopeToken(s string) bool {
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if c < 0x21 || c > 0x7e || c == '"' || c == '\\' {
+			return false
+		}
+	}
+	return s != ""
+}
+
 // Definitions looks up clients, users and scopes. Implementations are safe for
 // concurrent use. Lookups of a missing id return ErrNotFound.
 type Definitions interface {

@@ -6,6 +6,7 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/caddy-oauth2/caddy-oauth2/repos"
 	"github.com/caddy-oauth2/caddy-oauth2/secrets"
 )
 
@@ -47,7 +48,7 @@ func validate(doc *document) error {
 		switch {
 		case s.ID == "":
 			p.add(entry, "id is empty")
-		case !isScopeToken(s.ID):
+		case !repos.IsScopeToken(s.ID):
 			p.add(entry, "id may contain only printable ASCII other than space, \" and \\ (RFC 6749 §3.3)")
 		case declared[s.ID]:
 			p.add(entry, "duplicate id")
@@ -137,16 +138,4 @@ func undeclared(declared map[string]bool) func(string) string {
 		}
 		return ""
 	}
-}
-
-// isScopeToken reports whether s is a scope-token of RFC 6749 §3.3, which is
-// also what keeps space-separated scope lists unambiguous.
-func isScopeToken(s string) bool {
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		if c < 0x21 || c > 0x7e || c == '"' || c == '\\' {
-			return false
-		}
-	}
-	return s != ""
 }
