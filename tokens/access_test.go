@@ -5,6 +5,7 @@ import (
 	"crypto/rand"
 	"crypto/x509"
 	"encoding/base64"
+	"encoding/json"
 	"encoding/pem"
 	"strings"
 	"testing"
@@ -346,6 +347,65 @@ func BenchmarkVerify(b *testing.B) {
 	for b.Loop() {
 		if _, err := s.Verify(token, now); err != nil {
 			b.Fatal(err)
+		}
+	}
+}
+
+// marshalClaims is the reference for appendClaims: json.Marshal of the wire
+// struct, which is how Mint encoded claims before it wrote them by hand.
+func marshalClaims(tb testing.TB, c *AccessClaims) []byte {
+	tb.Helper()
+	want, err := json.Marshal(&accessJSON{
+		Issuer:    c.Issuer,
+		Subject:   c.Subject,
+		Audience:  c.Audience,
+		ClientID:  c.ClientID,
+		Scope:     strings.Join(c.Scopes, " "),
+		IssuedAt:  c.IssuedAt.Unix(),
+		NotBefore: c.IssuedAt.Unix(),
+		Expiry:    c.Expiry.Unix(),
+		ID:        c.ID,
+	})
+	require.NoError(tb, err)
+	return want
+}
+
+// requireSameClaimsJSON checks that Mint's hand-written claims mean what
+// encoding/json writes, and that they are byte for byte the same, so that the
+// tokens did not change.
+func requireSameClaimsJSON(tb testing.TB, c *AccessClaims) {
+	tb.Helper()
+	want := marshalClaims(tb, c)
+	got := appendClaims(nil, c, c.IssuedAt.Unix(), c.Expiry.Unix())
+	var wantMap, gotMap map[string]any
+	require.NoError(tb, json.Unmarshal(want, &wantMap))
+	require.NoError(tb, json.Unmarshal(got, &gotMap), "claims JSON %q", got)
+	require.Equal(tb, wantMap, gotMap)
+	require.Equal(tb, string(want), string(got))
+}
+
+func TestAppendClaims_MatchesEncodingJSON(t *testing.T) {
+	shapes := map[string]func(c *AccessClaims, s string){
+		"issuer":        func(c *AccessClaims, s string) { c.Issuer = s },
+		"subject":       func(c *AccessClaims, s string) { c.Subject = s },
+		"one audience":  func(c *AccessClaims, s string) { c.Audience = []string{s} },
+		"audiences":     func(c *AccessClaims, s string) { c.Audience = []string{"api", s, s} },
+		"no audience":   func(c *AccessClaims, s string) { c.Audience, c.Subject = nil, s },
+		"empty aud":     func(c *AccessClaims, s string) { c.Audience, c.Subject = []string{}, s },
+		"client_id":     func(c *AccessClaims, s string) { c.ClientID = s },
+		"one scope":     func(c *AccessClaims, s string) { c.Scopes = []string{s} },
+		"scopes":        func(c *AccessClaims, s string) { c.Scopes = []string{s, "read", s} },
+		"jti":           func(c *AccessClaims, s string) { c.ID = s },
+		"all, no iss":   func(c *AccessClaims, s string) { c.Issuer, c.Subject, c.ClientID, c.ID = "", s, s, s },
+		"negative time": func(c *AccessClaims, s string) { c.IssuedAt, c.Expiry, c.ID = time.Unix(-5, 0), time.Unix(-1, 0), s },
+	}
+	for shape, set := range shapes {
+		for name, s := range trickyStrings {
+			t.Run(shape+"/"+name, func(t *testing.T) {
+				c := testClaims()
+				set(&c, s)
+				requireSameClaimsJSON(t, &c)
+			})
 		}
 	}
 }

@@ -3,10 +3,12 @@ package tokens
 import (
 	"bytes"
 	"encoding/base64"
+	"encoding/json"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/require"
 )
@@ -81,4 +83,85 @@ func FuzzParsePrivateKey(f *testing.F) {
 		_, err = NewSigner(key)
 		require.NoError(t, err, "every parsed key must be usable")
 	})
+}
+
+// FuzzAppendJSONString holds the hand-written JSON string encoder byte for byte
+// equal to encoding/json, on any string including invalid UTF-8.
+func FuzzAppendJSONString(f *testing.F) {
+	for _, s := range trickyStrings {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		got := appendJSONString(nil, s)
+		require.Equal(t, marshalJSONString(t, s), string(got))
+	})
+}
+
+// FuzzMint mints tokens with arbitrary claim strings and checks that their
+// claims JSON is what encoding/json writes, and that Verify returns the claims
+// given, as JSON carries them (invalid UTF-8 becomes U+FFFD). It signs with
+// EdDSA only: the claims do not depend on the algorithm (TestMint_SignatureVerifies
+// covers all three), and EdDSA's deterministic signatures keep coverage
+// stable, where ES256's random ones would send the fuzzer minimizing inputs
+// that only drew a differently shaped signature.
+func FuzzMint(f *testing.F) {
+	s := newTestSigner(f, signerFixtures["EdDSA"])
+	f.Add("https://auth.example.com", "u-1001", "api", "web", "read write", "jti-1", uint8(1), uint32(1700000000), uint32(3600))
+	f.Add("", "", "", "", "", "", uint8(0), uint32(0), uint32(0))
+	f.Add("</script>", "a\"b\\c", "\u2028", "\x00\x1f\x7f", "\xff \t\xe2\x80 \u3000x", "🎉", uint8(2), uint32(1), uint32(1))
+	for _, s := range trickyStrings {
+		f.Add(s, s, s, s, s, s, uint8(2), uint32(1700000000), uint32(60))
+	}
+
+	f.Fuzz(func(t *testing.T, iss, sub, aud, clientID, scope, jti string, nAud uint8, iat, ttl uint32) {
+		issuedAt := time.Unix(int64(iat)+1, 0).UTC() // 0 would read as an absent iat/nbf
+		c := AccessClaims{
+			Issuer:   iss,
+			Subject:  sub,
+			ClientID: clientID,
+			Scopes:   strings.Fields(scope), // a scope never holds a space: it could not round-trip
+			IssuedAt: issuedAt,
+			Expiry:   issuedAt.Add(time.Duration(int64(ttl)+1) * time.Second),
+			ID:       jti,
+		}
+		switch nAud % 3 {
+		case 1:
+			c.Audience = []string{aud}
+		case 2:
+			c.Audience = []string{aud, sub}
+		}
+
+		token, err := s.Mint(c)
+		require.NoError(t, err)
+		_, payload := segments(t, token)
+		require.Equal(t, string(marshalClaims(t, &c)), payload)
+
+		got, err := s.Verify(token, issuedAt)
+		require.NoError(t, err)
+		require.Equal(t, viaJSON(t, c), *got)
+	})
+}
+
+// viaJSON returns c with its strings as a JSON round trip leaves them: each
+// byte of invalid UTF-8 replaced by U+FFFD.
+func viaJSON(tb testing.TB, c AccessClaims) AccessClaims {
+	tb.Helper()
+	str := func(s string) string {
+		var out string
+		require.NoError(tb, json.Unmarshal([]byte(marshalJSONString(tb, s)), &out))
+		return out
+	}
+	all := func(ss []string) []string {
+		if len(ss) == 0 {
+			return nil
+		}
+		out := make([]string, len(ss))
+		for i, s := range ss {
+			out[i] = str(s)
+		}
+		return out
+	}
+	c.Issuer, c.Subject, c.ClientID, c.ID = str(c.Issuer), str(c.Subject), str(c.ClientID), str(c.ID)
+	c.Audience, c.Scopes = all(c.Audience), all(c.Scopes)
+	return c
 }

@@ -14,17 +14,17 @@ import (
 )
 
 // Signer mints and verifies the access tokens of one signing key. Everything
-// that depends only on the key (algorithm, key id, the encoded JOSE header) is
-// computed once by NewSigner, so that Mint, which runs on every token request,
-// only encodes the claims and signs. A Signer is safe for concurrent use.
+// that depends only on the key (algorithm, key id, the encoded JOSE header, the
+// RSA CRT values) is computed once by NewSigner, so that Mint, which runs on
+// every token request, only encodes the claims and signs. A Signer is safe for
+// concurrent use.
 type Signer struct {
-	key          crypto.Signer
+	key          crypto.Signer // *rsa.PrivateKey, *ecdsa.PrivateKey or ed25519.PrivateKey
 	public       crypto.PublicKey
-	method       jwt.SigningMethod
+	alg          string
 	validMethods []string // the one algorithm Verify accepts: no alg confusion
 	kid          string
 	header       string // base64url JOSE header, the constant first segment
-	sigLen       int    // base64url length of a signature, to size Mint's buffer
 }
 
 // jwtHeader is the JOSE header of every access token; typ is fixed by RFC 9068 §2.1.
@@ -45,15 +45,20 @@ func NewSigner(key crypto.Signer) (*Signer, error) {
 		return nil, err
 	}
 
-	var method jwt.SigningMethod
-	var sigSize int
+	var alg string
 	switch k := key.(type) {
 	case *rsa.PrivateKey:
-		method, sigSize = jwt.SigningMethodRS256, k.Size()
+		alg = jwt.SigningMethodRS256.Alg()
+		// A key built by hand rather than parsed lacks the CRT values, and
+		// crypto/rsa would then derive and check them again on every signature.
+		// Precompute on a copy, leaving the caller's key untouched.
+		precomputed := *k
+		precomputed.Precompute()
+		key = &precomputed
 	case *ecdsa.PrivateKey:
-		method, sigSize = jwt.SigningMethodES256, 64 // r || s, 32 bytes each (RFC 7518 §3.4)
+		alg = jwt.SigningMethodES256.Alg()
 	case ed25519.PrivateKey:
-		method, sigSize = jwt.SigningMethodEdDSA, ed25519.SignatureSize
+		alg = jwt.SigningMethodEdDSA.Alg()
 	}
 
 	public := key.Public()
@@ -61,24 +66,23 @@ func NewSigner(key crypto.Signer) (*Signer, error) {
 	if err != nil {
 		return nil, err
 	}
-	header, err := json.Marshal(jwtHeader{Alg: method.Alg(), Typ: accessTokenType, Kid: kid})
+	header, err := json.Marshal(jwtHeader{Alg: alg, Typ: accessTokenType, Kid: kid})
 	if err != nil {
 		return nil, fmt.Errorf("encoding JOSE header: %w", err)
 	}
 	return &Signer{
 		key:          key,
 		public:       public,
-		method:       method,
-		validMethods: []string{method.Alg()},
+		alg:          alg,
+		validMethods: []string{alg},
 		kid:          kid,
 		header:       base64.RawURLEncoding.EncodeToString(header),
-		sigLen:       base64.RawURLEncoding.EncodedLen(sigSize),
 	}, nil
 }
 
 // Algorithm returns the JWS algorithm of the tokens, "RS256", "ES256" or "EdDSA",
 // as a JWKS document must announce it.
-func (s *Signer) Algorithm() string { return s.method.Alg() }
+func (s *Signer) Algorithm() string { return s.alg }
 
 // KeyID returns the kid of the tokens: the RFC 7638 thumbprint of the public
 // key, so that it is stable across restarts and instances sharing the key and

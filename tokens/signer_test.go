@@ -139,3 +139,19 @@ func TestSigner_KeyIDDiffersPerKey(t *testing.T) {
 	assert.NotEqual(t, sa.KeyID(), sb.KeyID())
 	assert.Len(t, sa.KeyID(), 43)
 }
+
+func TestNewSigner_PrecomputesRSAKeyWithoutChangingIt(t *testing.T) {
+	parsed := loadKey(t, "rsa_pkcs1.pem").(*rsa.PrivateKey)
+	// A key built by hand has no CRT values until Precompute runs.
+	bare := &rsa.PrivateKey{PublicKey: parsed.PublicKey, D: parsed.D, Primes: parsed.Primes}
+	s, err := NewSigner(bare)
+	require.NoError(t, err)
+
+	assert.Nil(t, bare.Precomputed.Dp, "the caller's key must not be modified")
+	signing := s.key.(*rsa.PrivateKey)
+	assert.NotNil(t, signing.Precomputed.Dp)
+	assert.NoError(t, signing.Validate())
+	assert.Equal(t, bare.Public(), s.PublicKey())
+	_, err = s.Verify(mint(t, s, testClaims()), testIssuedAt)
+	assert.NoError(t, err)
+}
