@@ -23,12 +23,7 @@ import (
 func provisionedHandler(tb testing.TB) *TokenHandler {
 	tb.Helper()
 	dir := tb.TempDir()
-	key, err := tokens.GenerateKey()
-	require.NoError(tb, err)
-	pemData, err := tokens.MarshalPrivateKey(key)
-	require.NoError(tb, err)
-	keyPath := filepath.Join(dir, "key.pem")
-	require.NoError(tb, os.WriteFile(keyPath, pemData, 0o600))
+	keyPath := writeKeyFile(tb, dir)
 
 	hash, err := bcrypt.GenerateFromPassword([]byte("bench-secret"), bcrypt.MinCost)
 	require.NoError(tb, err)
@@ -55,6 +50,18 @@ func provisionedHandler(tb testing.TB) *TokenHandler {
 	require.NoError(tb, h.Provision(ctx))
 	require.NoError(tb, h.Validate())
 	return h
+}
+
+// writeKeyFile writes a fresh ES256 key, mode 0600, into dir and returns its path.
+func writeKeyFile(tb testing.TB, dir string) string {
+	tb.Helper()
+	key, err := tokens.GenerateKey()
+	require.NoError(tb, err)
+	pemData, err := tokens.MarshalPrivateKey(key)
+	require.NoError(tb, err)
+	path := filepath.Join(dir, "key.pem")
+	require.NoError(tb, os.WriteFile(path, pemData, 0o600))
+	return path
 }
 
 func post(h *TokenHandler, form url.Values) *httptest.ResponseRecorder {

@@ -14,20 +14,13 @@ import (
 	"go.uber.org/zap"
 	"go.uber.org/zap/zapcore"
 	"go.uber.org/zap/zaptest/observer"
-
-	"github.com/caddy-oauth2/caddy-oauth2/tokens"
 )
 
 // Every provisioning mistake is a config error that names the subdirective, so
 // `caddy validate` points at the line to fix, and never echoes a secret.
 func TestProvision_ErrorsNameTheSubdirective(t *testing.T) {
 	dir := t.TempDir()
-	key, err := tokens.GenerateKey()
-	require.NoError(t, err)
-	pemData, err := tokens.MarshalPrivateKey(key)
-	require.NoError(t, err)
-	keyPath := filepath.Join(dir, "key.pem")
-	require.NoError(t, os.WriteFile(keyPath, pemData, 0o600))
+	keyPath := writeKeyFile(t, dir)
 	garbagePath := filepath.Join(dir, "garbage.pem")
 	require.NoError(t, os.WriteFile(garbagePath, []byte("not a key"), 0o600))
 	badDefs := filepath.Join(dir, "bad.json")
