@@ -2,11 +2,7 @@ package caddyoauth2_test
 
 import (
 	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
-	"crypto/x509"
 	"encoding/json"
-	"encoding/pem"
 	"fmt"
 	"io"
 	"net/http"
@@ -70,16 +66,16 @@ func newServer(t *testing.T) (*server, error) {
 	if err != nil {
 		return nil, err
 	}
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	key, err := tokens.GenerateKey()
 	if err != nil {
 		return nil, err
 	}
-	der, err := x509.MarshalPKCS8PrivateKey(key)
+	pemData, err := tokens.MarshalPrivateKey(key)
 	if err != nil {
 		return nil, err
 	}
 	keyPath := filepath.Join(dir, "signing.pem")
-	if err := os.WriteFile(keyPath, pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: der}), 0o600); err != nil {
+	if err := os.WriteFile(keyPath, pemData, 0o600); err != nil {
 		return nil, err
 	}
 	defsPath := filepath.Join(dir, "definitions.json")
@@ -121,7 +117,7 @@ http://localhost:9080 {
 		client:     &http.Client{Timeout: 30 * time.Second},
 		tokenURL:   "http://localhost:9080/oauth/token",
 		defaultURL: "http://localhost:9080/default/token",
-		publicKey:  &key.PublicKey,
+		publicKey:  key.Public().(*ecdsa.PublicKey),
 	}, nil
 }
 

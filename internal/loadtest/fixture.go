@@ -2,20 +2,18 @@ package main
 
 import (
 	"crypto"
-	"crypto/ecdsa"
-	"crypto/elliptic"
 	"crypto/rand"
 	"crypto/rsa"
-	"crypto/x509"
 	"encoding/base64"
 	"encoding/json"
-	"encoding/pem"
 	"fmt"
 	"net"
 	"os"
 	"path/filepath"
 
 	"golang.org/x/crypto/bcrypt"
+
+	"github.com/caddy-oauth2/caddy-oauth2/tokens"
 )
 
 // The client and user the load test authenticates as. The secrets are random per
@@ -50,17 +48,17 @@ func writeFixture(dir, keyType string, withAdmin bool) (*fixture, error) {
 		key, err = rsa.GenerateKey(rand.Reader, 2048)
 	default:
 		fx.algorithm = "ES256"
-		key, err = ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+		key, err = tokens.GenerateKey()
 	}
 	if err != nil {
 		return nil, fmt.Errorf("generating key: %w", err)
 	}
-	der, err := x509.MarshalPKCS8PrivateKey(key)
+	pemData, err := tokens.MarshalPrivateKey(key)
 	if err != nil {
 		return nil, err
 	}
 	keyPath := filepath.Join(dir, "signing.pem")
-	if err := os.WriteFile(keyPath, pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: der}), 0o600); err != nil {
+	if err := os.WriteFile(keyPath, pemData, 0o600); err != nil {
 		return nil, err
 	}
 
