@@ -123,9 +123,10 @@ type TokenStore interface {
 	// ErrDuplicate if next's ID or AccessTokenID is taken; oldID is left unused then.
 	Rotate(ctx context.Context, oldID string, now time.Time, next RefreshToken) error
 
-	// RevokeFamily revokes every refresh token of the family and so every access
-	// token recorded with them.
-	RevokeFamily(ctx context.Context, familyID string) error
+	// RevokeFamily revokes the family of the refresh token id: every refresh
+	// token descended from the same original grant, and so every access token
+	// recorded with them. An unknown id is not an error.
+	RevokeFamily(ctx context.Context, id string) error
 
 	// RefreshTokenState reports the stored state of a refresh token: whether it has
 	// been used and whether it is revoked. ErrNotFound for an unknown id.

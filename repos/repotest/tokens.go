@@ -122,7 +122,7 @@ func runTokens(t *testing.T, newBackend NewBackend) {
 		require.NoError(t, tk.store.Rotate(t.Context(), r1.ID, now, r2))
 		other := tk.issue()
 
-		require.NoError(t, tk.store.RevokeFamily(t.Context(), r1.FamilyID))
+		require.NoError(t, tk.store.RevokeFamily(t.Context(), r1.ID))
 		tk.assertRefresh(r1.ID, true, true)
 		tk.assertRefresh(r2.ID, false, true)
 		tk.assertAccess(r1.AccessTokenID, true)
@@ -136,8 +136,51 @@ func runTokens(t *testing.T, newBackend NewBackend) {
 		tk.assertAccessAbsent(r3.AccessTokenID)
 		tk.assertRefreshAbsent(r3.ID)
 
-		assert.NoError(t, tk.store.RevokeFamily(t.Context(), r1.FamilyID), "again")
-		assert.NoError(t, tk.store.RevokeFamily(t.Context(), "no-such-family"), "unknown family")
+		assert.NoError(t, tk.store.RevokeFamily(t.Context(), r1.ID), "again")
+		assert.NoError(t, tk.store.RevokeFamily(t.Context(), "no-such-token"), "unknown token")
+	})
+
+	// A family is every token descended from one grant, however long the
+	// chain of rotations: revoking through any of them, or replaying any used
+	// one, reaches both ends, and no other family.
+	t.Run("RevokeFamilyReachesWholeChain", func(t *testing.T) {
+		for _, tt := range []struct {
+			name   string
+			revoke func(tk *tokens, chain []repos.RefreshToken) error
+		}{
+			{"through the first", func(tk *tokens, c []repos.RefreshToken) error {
+				return tk.store.RevokeFamily(tk.t.Context(), c[0].ID)
+			}},
+			{"through the middle", func(tk *tokens, c []repos.RefreshToken) error {
+				return tk.store.RevokeFamily(tk.t.Context(), c[2].ID)
+			}},
+			{"through the live one", func(tk *tokens, c []repos.RefreshToken) error {
+				return tk.store.RevokeFamily(tk.t.Context(), c[len(c)-1].ID)
+			}},
+			{"by replaying a used one", func(tk *tokens, c []repos.RefreshToken) error {
+				err := tk.store.Rotate(tk.t.Context(), c[1].ID, now, newRefresh(c[1].FamilyID))
+				if !errors.Is(err, repos.ErrTokenUsed) {
+					return err
+				}
+				return nil
+			}},
+		} {
+			t.Run(tt.name, func(t *testing.T) {
+				tk := newTokens(t, newBackend)
+				chain := tk.chain(5)
+				otherChain := tk.chain(3)
+
+				require.NoError(t, tt.revoke(tk, chain))
+				for i, r := range chain {
+					tk.assertRefresh(r.ID, i < len(chain)-1, true)
+					tk.assertAccess(r.AccessTokenID, true)
+				}
+				for i, r := range otherChain {
+					tk.assertRefresh(r.ID, i < len(otherChain)-1, false)
+					tk.assertAccess(r.AccessTokenID, false)
+				}
+			})
+		}
 	})
 
 	t.Run("FailedRotateLeavesTokenUnused", func(t *testing.T) {
@@ -255,7 +298,7 @@ func runRotateRefusals(newBackend NewBackend) func(t *testing.T) {
 			name: "revoked",
 			setup: func(tk *tokens) (string, string) {
 				r := tk.issue()
-				require.NoError(tk.t, tk.store.RevokeFamily(tk.t.Context(), r.FamilyID))
+				require.NoError(tk.t, tk.store.RevokeFamily(tk.t.Context(), r.ID))
 				return r.ID, r.FamilyID
 			},
 			at:      now,
@@ -265,7 +308,7 @@ func runRotateRefusals(newBackend NewBackend) func(t *testing.T) {
 			name: "revoked and expired",
 			setup: func(tk *tokens) (string, string) {
 				r := tk.issue()
-				require.NoError(tk.t, tk.store.RevokeFamily(tk.t.Context(), r.FamilyID))
+				require.NoError(tk.t, tk.store.RevokeFamily(tk.t.Context(), r.ID))
 				return r.ID, r.FamilyID
 			},
 			at:      now.Add(refreshTTL),
@@ -329,6 +372,20 @@ func (tk *tokens) issue() repos.RefreshToken {
 	r := newRefresh(newID("family"))
 	require.NoError(tk.t, tk.store.Issue(tk.t.Context(), r))
 	return r
+}
+
+// chain records a fresh grant and rotates it n-1 times, returning the n
+// tokens of the family, oldest first; only the last is unused.
+func (tk *tokens) chain(n int) []repos.RefreshToken {
+	tk.t.Helper()
+	chain := []repos.RefreshToken{tk.issue()}
+	for len(chain) < n {
+		last := chain[len(chain)-1]
+		next := newRefresh(last.FamilyID)
+		require.NoError(tk.t, tk.store.Rotate(tk.t.Context(), last.ID, now, next))
+		chain = append(chain, next)
+	}
+	return chain
 }
 
 func (tk *tokens) assertRefresh(id string, wantUsed, wantRevoked bool) {

@@ -48,6 +48,7 @@ func BenchmarkRotateParallel(b *testing.B) {
 	s := openSQLite(b, filepath.Join(b.TempDir(), "oauth2.db"))
 	now := time.Now()
 	b.ReportAllocs()
+	b.SetParallelism(8) // 16 writers on 2 processors, like the load test's 16 connections
 	b.RunParallel(func(pb *testing.PB) {
 		family := benchID()
 		r := benchToken(family, now)

@@ -18,6 +18,7 @@ type statements struct {
 	// Token writes, run inside transactions on the write pool.
 	consumeRefresh, refreshStatus *dbsql.Stmt
 	insertRefresh, revokeRefresh  *dbsql.Stmt
+	refreshLinks                  *dbsql.Stmt
 
 	all []*dbsql.Stmt
 }
@@ -33,18 +34,20 @@ const (
 	// row it was recorded in, found through the access_token_id index.
 	queryAccessRevoked = `SELECT revoked_at IS NOT NULL FROM refresh_tokens WHERE access_token_id = ?`
 
-	// queryConsumeRefresh marks a refresh token used if, and only if, it is
-	// usable now. The row lock it takes makes it the one point where concurrent
-	// rotations of one token are decided.
-	queryConsumeRefresh = `UPDATE refresh_tokens SET used_at = ?
+	// queryConsumeRefresh marks a refresh token used, linking it to its
+	// successor, if and only if it is usable now. The row lock it takes makes
+	// it the one point where concurrent rotations of one token are decided.
+	queryConsumeRefresh = `UPDATE refresh_tokens SET used_at = ?, successor_id = ?
 		WHERE id = ? AND used_at IS NULL AND revoked_at IS NULL AND expires_at > ?`
-	queryRefreshStatus = `SELECT family_id, expires_at, used_at IS NOT NULL, revoked_at IS NOT NULL
+	queryRefreshStatus = `SELECT expires_at, used_at IS NOT NULL, revoked_at IS NOT NULL
 		FROM refresh_tokens WHERE id = ?`
-	queryInsertRefresh = `INSERT INTO refresh_tokens (id, family_id, client_id, user_id, scopes, expires_at, access_token_id)
-		VALUES (?, ?, ?, ?, ?, ?, ?)`
-	// queryRevokeRefresh revokes a family's refresh tokens and, since each
-	// records its access token, their access tokens with them.
-	queryRevokeRefresh = `UPDATE refresh_tokens SET revoked_at = ? WHERE family_id = ? AND revoked_at IS NULL`
+	queryInsertRefresh = `INSERT INTO refresh_tokens (id, family_id, client_id, user_id, scopes, expires_at, access_token_id, parent_id)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?)`
+	// queryRevokeRefresh revokes one refresh token and, since its row records
+	// it, the access token issued with it; an earlier revocation's time stays.
+	queryRevokeRefresh = `UPDATE refresh_tokens SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL`
+	// queryRefreshLinks reads a refresh token's neighbours in its family's chain.
+	queryRefreshLinks = `SELECT parent_id, successor_id FROM refresh_tokens WHERE id = ?`
 )
 
 // prepare prepares every statement on the pool that runs it.
@@ -73,6 +76,7 @@ func (s *Store) prepare(ctx context.Context) error {
 	st.refreshStatus = p(s.write, queryRefreshStatus)
 	st.insertRefresh = p(s.write, queryInsertRefresh)
 	st.revokeRefresh = p(s.write, queryRevokeRefresh)
+	st.refreshLinks = p(s.write, queryRefreshLinks)
 	return err
 }
 

@@ -64,7 +64,8 @@ func TestQueriesUseIndexes(t *testing.T) {
 		"access token revoked":  queryAccessRevoked,
 		"consume refresh token": queryConsumeRefresh,
 		"refresh token status":  queryRefreshStatus,
-		"revoke family":         queryRevokeRefresh,
+		"revoke refresh token":  queryRevokeRefresh,
+		"refresh token links":   queryRefreshLinks,
 	}
 	for name, q := range queries {
 		t.Run(name, func(t *testing.T) {
