@@ -6,7 +6,7 @@ import (
 	"crypto/hkdf"
 	"crypto/sha256"
 	"encoding/base64"
-	"encoding/json"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"time"
@@ -18,17 +18,20 @@ import (
 // the wrapped detail is for the log and never contains the token.
 var ErrInvalidToken = errors.New("invalid token")
 
-// Refresh token format, version 1:
+// Refresh token format, version 2:
 //
-//	base64url-nopad( 0x01 || nonce[12] || AES-256-GCM(payload, ad = 0x01) )
+//	base64url-nopad( 0x02 || nonce[12] || AES-256-GCM(payload, ad = 0x02) )
 //
 // The version byte is authenticated, so a token cannot be replayed under a
-// later format. The payload is compact JSON of sealedPayload.
+// later format. The payload is binary (see appendPayload): a token travels in
+// every refresh request and is opened by every one, and JSON made it longer
+// and cost more than the AES-GCM that protects it. Version 1 held JSON; no
+// release issued it.
 const (
-	refreshVersion byte = 0x01
+	refreshVersion byte = 0x02
 	// refreshInfo binds the derived key to this purpose and format version, so
 	// the same operator secret can never produce the same key elsewhere.
-	refreshInfo = "caddy-oauth2 refresh token v1"
+	refreshInfo = "caddy-oauth2 refresh token v2"
 	// minSecretLen is the shortest accepted encryption_key: 256 bits, which
 	// base64_encode(random_bytes(32)), league's documented recipe, exceeds.
 	minSecretLen = 32
@@ -79,17 +82,6 @@ type RefreshPayload struct {
 	ExpiresAt time.Time
 }
 
-// sealedPayload is the wire form of RefreshPayload, with one-letter keys because
-// the token travels in every refresh request.
-type sealedPayload struct {
-	ID        string   `json:"i"`
-	FamilyID  string   `json:"f"`
-	ClientID  string   `json:"c"`
-	UserID    string   `json:"u,omitempty"`
-	Scopes    []string `json:"s,omitempty"`
-	ExpiresAt int64    `json:"e"`
-}
-
 // Sealer seals refresh-token payloads into opaque tokens and opens them again.
 // The AEAD is built once by NewSealer; a Sealer is safe for concurrent use.
 type Sealer struct {
@@ -127,17 +119,8 @@ func (s *Sealer) Seal(p RefreshPayload) (string, error) {
 	if p.ID == "" || p.FamilyID == "" || p.ClientID == "" {
 		return "", errors.New("refresh token payload needs an id, a family id and a client id")
 	}
-	plaintext, err := json.Marshal(sealedPayload{
-		ID:        p.ID,
-		FamilyID:  p.FamilyID,
-		ClientID:  p.ClientID,
-		UserID:    p.UserID,
-		Scopes:    p.Scopes,
-		ExpiresAt: p.ExpiresAt.Unix(),
-	})
-	if err != nil {
-		return "", fmt.Errorf("encoding refresh token payload: %w", err)
-	}
+	var buf [256]byte
+	plaintext := appendPayload(buf[:0], &p)
 	raw := make([]byte, 1, 1+gcmOverhead+len(plaintext))
 	raw[0] = refreshVersion
 	raw = s.aead.Seal(raw, nil, plaintext, refreshAD)
@@ -172,21 +155,77 @@ func (s *Sealer) Open(token string) (*RefreshPayload, error) {
 	if err != nil {
 		return nil, errTokenAuth
 	}
-	var sp sealedPayload
-	if err := json.Unmarshal(plaintext, &sp); err != nil {
+	p, ok := parsePayload(plaintext)
+	if !ok || p.ID == "" || p.FamilyID == "" || p.ClientID == "" {
 		return nil, errTokenPayload
 	}
-	if sp.ID == "" || sp.FamilyID == "" || sp.ClientID == "" {
-		return nil, errTokenPayload
+	return p, nil
+}
+
+// appendPayload appends the binary form of p: the expiry in unix seconds as a
+// big-endian int64, then ID, FamilyID, ClientID and UserID, then the number of
+// scopes and each scope; every string is its length as a uvarint and its bytes.
+func appendPayload(b []byte, p *RefreshPayload) []byte {
+	b = binary.BigEndian.AppendUint64(b, uint64(p.ExpiresAt.Unix()))
+	for _, s := range [...]string{p.ID, p.FamilyID, p.ClientID, p.UserID} {
+		b = appendString(b, s)
 	}
-	return &RefreshPayload{
-		ID:        sp.ID,
-		FamilyID:  sp.FamilyID,
-		ClientID:  sp.ClientID,
-		UserID:    sp.UserID,
-		Scopes:    sp.Scopes,
-		ExpiresAt: time.Unix(sp.ExpiresAt, 0).UTC(),
-	}, nil
+	b = binary.AppendUvarint(b, uint64(len(p.Scopes)))
+	for _, s := range p.Scopes {
+		b = appendString(b, s)
+	}
+	return b
+}
+
+func appendString(b []byte, s string) []byte {
+	return append(binary.AppendUvarint(b, uint64(len(s))), s...)
+}
+
+// parsePayload reverses appendPayload. Only a payload that authenticated
+// reaches it, so a malformed one means a bug or a leaked key, not an attacker
+// probing; it is still parsed with every bound checked, and trailing bytes are
+// refused so that one payload has one encoding.
+func parsePayload(b []byte) (*RefreshPayload, bool) {
+	if len(b) < 8 {
+		return nil, false
+	}
+	p := &RefreshPayload{ExpiresAt: time.Unix(int64(binary.BigEndian.Uint64(b)), 0).UTC()}
+	b = b[8:]
+	var ok bool
+	for _, dst := range [...]*string{&p.ID, &p.FamilyID, &p.ClientID, &p.UserID} {
+		if *dst, b, ok = parseString(b); !ok {
+			return nil, false
+		}
+	}
+	n, size := binary.Uvarint(b)
+	// Each scope takes at least its length byte, which bounds n before it
+	// sizes an allocation.
+	if size <= 0 || n > uint64(len(b)-size) {
+		return nil, false
+	}
+	b = b[size:]
+	if n > 0 {
+		p.Scopes = make([]string, n)
+		for i := range p.Scopes {
+			if p.Scopes[i], b, ok = parseString(b); !ok {
+				return nil, false
+			}
+		}
+	}
+	if len(b) != 0 {
+		return nil, false
+	}
+	return p, true
+}
+
+// parseString reads one length-prefixed string off the front of b.
+func parseString(b []byte) (string, []byte, bool) {
+	n, size := binary.Uvarint(b)
+	if size <= 0 || n > uint64(len(b)-size) {
+		return "", nil, false
+	}
+	end := size + int(n)
+	return string(b[size:end]), b[end:], true
 }
 
 // isBase64URL reports whether c is in the base64url alphabet (RFC 4648 §5).

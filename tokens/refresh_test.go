@@ -85,18 +85,21 @@ func TestSealer_WireFormat(t *testing.T) {
 	token := seal(t, newTestSealer(t, testSecret), testPayload())
 	raw, err := base64.RawURLEncoding.DecodeString(token)
 	require.NoError(t, err)
-	require.Equal(t, byte(0x01), raw[0], "version")
+	require.Equal(t, byte(0x02), raw[0], "version")
 
 	key := make([]byte, 32)
-	_, err = io.ReadFull(hkdf.New(sha256.New, testSecret, nil, []byte("caddy-oauth2 refresh token v1")), key)
+	_, err = io.ReadFull(hkdf.New(sha256.New, testSecret, nil, []byte("caddy-oauth2 refresh token v2")), key)
 	require.NoError(t, err)
 	block, err := aes.NewCipher(key)
 	require.NoError(t, err)
 	gcm, err := cipher.NewGCM(block)
 	require.NoError(t, err)
-	plaintext, err := gcm.Open(nil, raw[1:13], raw[13:], []byte{0x01})
+	plaintext, err := gcm.Open(nil, raw[1:13], raw[13:], []byte{0x02})
 	require.NoError(t, err)
-	assert.Equal(t, `{"i":"rt-7f3a","f":"fam-19c2","c":"web","u":"u-1001","s":["read","write"],"e":1702592000}`, string(plaintext))
+	want := "\x00\x00\x00\x00\x65\x7b\x7e\x00" + // expiry 1702592000, big-endian int64
+		"\x07rt-7f3a" + "\x08fam-19c2" + "\x03web" + "\x06u-1001" +
+		"\x02" + "\x04read" + "\x05write"
+	assert.Equal(t, want, string(plaintext))
 }
 
 func TestSealer_SealsDifferEachTime(t *testing.T) {
@@ -144,10 +147,11 @@ func TestSealer_EveryCharacterChangeFails(t *testing.T) {
 
 func TestSealer_RejectsMalformedTokens(t *testing.T) {
 	s := newTestSealer(t, testSecret)
+	const expiry = "\x00\x00\x00\x00\x65\x7b\x7e\x00"
 	token := seal(t, s, testPayload())
 	raw, err := base64.RawURLEncoding.DecodeString(token)
 	require.NoError(t, err)
-	otherVersion := append([]byte{0x02}, raw[1:]...)
+	version1 := append([]byte{0x01}, raw[1:]...)
 
 	tests := map[string]string{
 		"empty":                       "",
@@ -165,14 +169,20 @@ func TestSealer_RejectsMalformedTokens(t *testing.T) {
 		"with padding":                token + "==",
 		"with newline":                token[:10] + "\n" + token[10:],
 		"with space":                  token[:10] + " " + token[10:],
-		"unknown version":             base64.RawURLEncoding.EncodeToString(otherVersion),
+		"version 1":                   base64.RawURLEncoding.EncodeToString(version1),
 		"only zeros":                  strings.Repeat("A", 200),
 		"looks like a JWT":            "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxIn0.c2lnbmF0dXJlc2lnbmF0dXJl",
-		"sealed JSON without id":      sealRaw(t, s, `{"f":"fam","c":"web","e":1}`),
-		"sealed JSON without family":  sealRaw(t, s, `{"i":"id","c":"web","e":1}`),
-		"sealed JSON without client":  sealRaw(t, s, `{"i":"id","f":"fam","e":1}`),
-		"sealed non-JSON":             sealRaw(t, s, `not json`),
-		"sealed JSON of a wrong type": sealRaw(t, s, `{"i":1,"f":"fam","c":"web","e":1}`),
+		"sealed without id":           sealRaw(t, s, expiry+"\x00\x03fam\x03web\x00\x00"),
+		"sealed without family":       sealRaw(t, s, expiry+"\x02id\x00\x03web\x00\x00"),
+		"sealed without client":       sealRaw(t, s, expiry+"\x02id\x03fam\x00\x00\x00"),
+		"sealed without scope count":  sealRaw(t, s, expiry+"\x02id\x03fam\x03web\x00"),
+		"sealed with a trailing byte": sealRaw(t, s, expiry+"\x02id\x03fam\x03web\x00\x00\x00"),
+		"sealed string past the end":  sealRaw(t, s, expiry+"\x02id\x03fam\x09web\x00\x00"),
+		"sealed scopes past the end":  sealRaw(t, s, expiry+"\x02id\x03fam\x03web\x00\x03\x01a"),
+		"sealed huge scope count":     sealRaw(t, s, expiry+"\x02id\x03fam\x03web\x00\xff\xff\xff\xff\x0f"),
+		"sealed overlong varint":      sealRaw(t, s, expiry+"\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\x01"),
+		"sealed short expiry":         sealRaw(t, s, "\x00\x00\x00"),
+		"sealed JSON":                 sealRaw(t, s, `{"i":"id","f":"fam","c":"web","e":1}`),
 		"sealed empty plaintext":      sealRaw(t, s, ``),
 	}
 	for name, bad := range tests {
@@ -187,7 +197,7 @@ func TestSealer_RejectsMalformedTokens(t *testing.T) {
 	}
 }
 
-// sealRaw seals an arbitrary plaintext in the v1 format, to reach the checks
+// sealRaw seals an arbitrary plaintext in the current format, to reach the checks
 // that come after authentication.
 func sealRaw(tb testing.TB, s *Sealer, plaintext string) string {
 	tb.Helper()
