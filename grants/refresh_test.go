@@ -183,7 +183,7 @@ func TestRefresh_WithdrawnScopeFailsUntilNarrowed(t *testing.T) {
 func TestRefresh_RevokedFamily(t *testing.T) {
 	e := newEnv(t)
 	rt := e.login(t, "read").RefreshToken
-	require.NoError(t, e.store.RevokeFamily(context.Background(), e.payload(t, rt).ID))
+	require.NoError(t, e.store.RevokeFamily(context.Background(), e.payload(t, rt).FamilyID))
 
 	_, oerr := e.token(t, refresh(rt, ""))
 	wantError(t, oerr, grants.CodeInvalidGrant, "Token has been revoked")

@@ -109,9 +109,10 @@ type RefreshToken struct {
 // TokenStore keeps token state. Every method is atomic; implementations are safe for
 // concurrent use, also by several processes sharing one database.
 type TokenStore interface {
-	// Issue records the refresh token of a fresh grant (password) and, through its
-	// AccessTokenID, the access token issued with it. ErrDuplicate if its ID or
-	// AccessTokenID is taken; nothing is recorded then.
+	// Issue records the refresh token of a fresh grant (password), which starts
+	// a new family, and, through its AccessTokenID, the access token issued with
+	// it. ErrDuplicate if its ID, AccessTokenID or FamilyID is taken; nothing is
+	// recorded then.
 	Issue(ctx context.Context, refresh RefreshToken) error
 
 	// Rotate consumes the refresh token oldID and records its successor next, and
@@ -123,10 +124,9 @@ type TokenStore interface {
 	// ErrDuplicate if next's ID or AccessTokenID is taken; oldID is left unused then.
 	Rotate(ctx context.Context, oldID string, now time.Time, next RefreshToken) error
 
-	// RevokeFamily revokes the family of the refresh token id: every refresh
-	// token descended from the same original grant, and so every access token
-	// recorded with them. An unknown id is not an error.
-	RevokeFamily(ctx context.Context, id string) error
+	// RevokeFamily revokes every refresh token of the family and so every access
+	// token recorded with them. An unknown family is not an error.
+	RevokeFamily(ctx context.Context, familyID string) error
 
 	// RefreshTokenState reports the stored state of a refresh token: whether it has
 	// been used and whether it is revoked. ErrNotFound for an unknown id.

@@ -3,6 +3,7 @@ package repotest
 import (
 	"crypto/rand"
 	"errors"
+	"fmt"
 	"sync"
 	"testing"
 	"time"
@@ -58,6 +59,12 @@ func runTokens(t *testing.T, newBackend NewBackend) {
 		again.ID = r.ID
 		assert.ErrorIs(t, tk.store.Issue(t.Context(), again), repos.ErrDuplicate, "refresh id")
 		tk.assertAccessAbsent(again.AccessTokenID)
+
+		// The family collides: a fresh grant starts a family of its own.
+		sameFamily := newRefresh(r.FamilyID)
+		assert.ErrorIs(t, tk.store.Issue(t.Context(), sameFamily), repos.ErrDuplicate, "family id")
+		tk.assertRefreshAbsent(sameFamily.ID)
+		tk.assertAccessAbsent(sameFamily.AccessTokenID)
 
 		// The token they collided with is untouched.
 		tk.assertRefresh(r.ID, false, false)
@@ -122,7 +129,7 @@ func runTokens(t *testing.T, newBackend NewBackend) {
 		require.NoError(t, tk.store.Rotate(t.Context(), r1.ID, now, r2))
 		other := tk.issue()
 
-		require.NoError(t, tk.store.RevokeFamily(t.Context(), r1.ID))
+		require.NoError(t, tk.store.RevokeFamily(t.Context(), r1.FamilyID))
 		tk.assertRefresh(r1.ID, true, true)
 		tk.assertRefresh(r2.ID, false, true)
 		tk.assertAccess(r1.AccessTokenID, true)
@@ -136,34 +143,33 @@ func runTokens(t *testing.T, newBackend NewBackend) {
 		tk.assertAccessAbsent(r3.AccessTokenID)
 		tk.assertRefreshAbsent(r3.ID)
 
-		assert.NoError(t, tk.store.RevokeFamily(t.Context(), r1.ID), "again")
-		assert.NoError(t, tk.store.RevokeFamily(t.Context(), "no-such-token"), "unknown token")
+		assert.NoError(t, tk.store.RevokeFamily(t.Context(), r1.FamilyID), "again")
+		assert.NoError(t, tk.store.RevokeFamily(t.Context(), "no-such-family"), "unknown family")
 	})
 
 	// A family is every token descended from one grant, however long the
-	// chain of rotations: revoking through any of them, or replaying any used
-	// one, reaches both ends, and no other family.
+	// chain of rotations: revoking it, or replaying any used member, reaches
+	// the first and the live one alike, and no other family.
 	t.Run("RevokeFamilyReachesWholeChain", func(t *testing.T) {
+		replay := func(i int) func(tk *tokens, chain []repos.RefreshToken) error {
+			return func(tk *tokens, c []repos.RefreshToken) error {
+				err := tk.store.Rotate(tk.t.Context(), c[i].ID, now, newRefresh(c[i].FamilyID))
+				if !errors.Is(err, repos.ErrTokenUsed) {
+					return fmt.Errorf("replay got %v, want ErrTokenUsed", err)
+				}
+				return nil
+			}
+		}
 		for _, tt := range []struct {
 			name   string
 			revoke func(tk *tokens, chain []repos.RefreshToken) error
 		}{
-			{"through the first", func(tk *tokens, c []repos.RefreshToken) error {
-				return tk.store.RevokeFamily(tk.t.Context(), c[0].ID)
+			{"RevokeFamily", func(tk *tokens, c []repos.RefreshToken) error {
+				return tk.store.RevokeFamily(tk.t.Context(), c[0].FamilyID)
 			}},
-			{"through the middle", func(tk *tokens, c []repos.RefreshToken) error {
-				return tk.store.RevokeFamily(tk.t.Context(), c[2].ID)
-			}},
-			{"through the live one", func(tk *tokens, c []repos.RefreshToken) error {
-				return tk.store.RevokeFamily(tk.t.Context(), c[len(c)-1].ID)
-			}},
-			{"by replaying a used one", func(tk *tokens, c []repos.RefreshToken) error {
-				err := tk.store.Rotate(tk.t.Context(), c[1].ID, now, newRefresh(c[1].FamilyID))
-				if !errors.Is(err, repos.ErrTokenUsed) {
-					return err
-				}
-				return nil
-			}},
+			{"replay of the first", replay(0)},
+			{"replay of one in the middle", replay(2)},
+			{"replay of the last used", replay(3)},
 		} {
 			t.Run(tt.name, func(t *testing.T) {
 				tk := newTokens(t, newBackend)
@@ -175,6 +181,9 @@ func runTokens(t *testing.T, newBackend NewBackend) {
 					tk.assertRefresh(r.ID, i < len(chain)-1, true)
 					tk.assertAccess(r.AccessTokenID, true)
 				}
+				live := chain[len(chain)-1]
+				err := tk.store.Rotate(t.Context(), live.ID, now, newRefresh(live.FamilyID))
+				assert.ErrorIs(t, err, repos.ErrTokenRevoked, "the live token is dead")
 				for i, r := range otherChain {
 					tk.assertRefresh(r.ID, i < len(otherChain)-1, false)
 					tk.assertAccess(r.AccessTokenID, false)
@@ -298,7 +307,7 @@ func runRotateRefusals(newBackend NewBackend) func(t *testing.T) {
 			name: "revoked",
 			setup: func(tk *tokens) (string, string) {
 				r := tk.issue()
-				require.NoError(tk.t, tk.store.RevokeFamily(tk.t.Context(), r.ID))
+				require.NoError(tk.t, tk.store.RevokeFamily(tk.t.Context(), r.FamilyID))
 				return r.ID, r.FamilyID
 			},
 			at:      now,
@@ -308,7 +317,7 @@ func runRotateRefusals(newBackend NewBackend) func(t *testing.T) {
 			name: "revoked and expired",
 			setup: func(tk *tokens) (string, string) {
 				r := tk.issue()
-				require.NoError(tk.t, tk.store.RevokeFamily(tk.t.Context(), r.ID))
+				require.NoError(tk.t, tk.store.RevokeFamily(tk.t.Context(), r.FamilyID))
 				return r.ID, r.FamilyID
 			},
 			at:      now.Add(refreshTTL),

@@ -17,8 +17,8 @@ type statements struct {
 
 	// Token writes, run inside transactions on the write pool.
 	consumeRefresh, refreshStatus *dbsql.Stmt
-	insertRefresh, revokeRefresh  *dbsql.Stmt
-	refreshLinks                  *dbsql.Stmt
+	insertRefresh, insertFamily   *dbsql.Stmt
+	revokeFamily                  *dbsql.Stmt
 
 	all []*dbsql.Stmt
 }
@@ -29,25 +29,30 @@ const (
 	queryUserByUsername = `SELECT id, username, password_hash, scopes FROM users WHERE username = ?`
 	queryUserByID       = `SELECT id, username, password_hash, scopes FROM users WHERE id = ?`
 	queryScope          = `SELECT description FROM scopes WHERE id = ?`
-	queryRefreshState   = `SELECT used_at IS NOT NULL, revoked_at IS NOT NULL FROM refresh_tokens WHERE id = ?`
+	// A token is revoked when its family is: the family's row holds the
+	// revocation, found by primary key (a missing row is a family never
+	// revoked).
+	queryRefreshState = `SELECT t.used_at IS NOT NULL, f.revoked_at IS NOT NULL
+		FROM refresh_tokens t LEFT JOIN token_families f ON f.id = t.family_id WHERE t.id = ?`
 	// queryAccessRevoked answers for an access token from the refresh token
 	// row it was recorded in, found through the access_token_id index.
-	queryAccessRevoked = `SELECT revoked_at IS NOT NULL FROM refresh_tokens WHERE access_token_id = ?`
+	queryAccessRevoked = `SELECT f.revoked_at IS NOT NULL
+		FROM refresh_tokens t LEFT JOIN token_families f ON f.id = t.family_id WHERE t.access_token_id = ?`
 
-	// queryConsumeRefresh marks a refresh token used, linking it to its
-	// successor, if and only if it is usable now. The row lock it takes makes
-	// it the one point where concurrent rotations of one token are decided.
-	queryConsumeRefresh = `UPDATE refresh_tokens SET used_at = ?, successor_id = ?
-		WHERE id = ? AND used_at IS NULL AND revoked_at IS NULL AND expires_at > ?`
-	queryRefreshStatus = `SELECT expires_at, used_at IS NOT NULL, revoked_at IS NOT NULL
-		FROM refresh_tokens WHERE id = ?`
-	queryInsertRefresh = `INSERT INTO refresh_tokens (id, family_id, client_id, user_id, scopes, expires_at, access_token_id, parent_id)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?)`
-	// queryRevokeRefresh revokes one refresh token and, since its row records
-	// it, the access token issued with it; an earlier revocation's time stays.
-	queryRevokeRefresh = `UPDATE refresh_tokens SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL`
-	// queryRefreshLinks reads a refresh token's neighbours in its family's chain.
-	queryRefreshLinks = `SELECT parent_id, successor_id FROM refresh_tokens WHERE id = ?`
+	// queryConsumeRefresh marks a refresh token used if, and only if, it is
+	// usable now. The row lock it takes makes it the one point where
+	// concurrent rotations of one token are decided.
+	queryConsumeRefresh = `UPDATE refresh_tokens SET used_at = ?
+		WHERE id = ? AND used_at IS NULL AND expires_at > ? AND NOT EXISTS (
+			SELECT 1 FROM token_families f WHERE f.id = refresh_tokens.family_id AND f.revoked_at IS NOT NULL)`
+	queryRefreshStatus = `SELECT t.family_id, t.expires_at, t.used_at IS NOT NULL, f.revoked_at IS NOT NULL
+		FROM refresh_tokens t LEFT JOIN token_families f ON f.id = t.family_id WHERE t.id = ?`
+	queryInsertRefresh = `INSERT INTO refresh_tokens (id, family_id, client_id, user_id, scopes, expires_at, access_token_id)
+		VALUES (?, ?, ?, ?, ?, ?, ?)`
+	queryInsertFamily = `INSERT INTO token_families (id) VALUES (?)`
+	// queryRevokeFamily revokes every refresh token of a family, and the
+	// access tokens recorded with them, keeping an earlier revocation's time.
+	queryRevokeFamily = `UPDATE token_families SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL`
 )
 
 // prepare prepares every statement on the pool that runs it.
@@ -75,8 +80,8 @@ func (s *Store) prepare(ctx context.Context) error {
 	st.consumeRefresh = p(s.write, queryConsumeRefresh)
 	st.refreshStatus = p(s.write, queryRefreshStatus)
 	st.insertRefresh = p(s.write, queryInsertRefresh)
-	st.revokeRefresh = p(s.write, queryRevokeRefresh)
-	st.refreshLinks = p(s.write, queryRefreshLinks)
+	st.insertFamily = p(s.write, queryInsertFamily)
+	st.revokeFamily = p(s.write, queryRevokeFamily)
 	return err
 }
 

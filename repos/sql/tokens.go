@@ -11,15 +11,21 @@ import (
 	"github.com/caddy-oauth2/caddy-oauth2/repos"
 )
 
-// Issue records the refresh token of a fresh grant, and in its row the access
-// token issued with it; repos.ErrDuplicate if either id is taken, and then
-// nothing is recorded.
+// Issue records the refresh token of a fresh grant, its family, and in its row
+// the access token issued with it; repos.ErrDuplicate if the token's id, its
+// access token's id or its family id is taken, and then nothing is recorded.
 func (s *Store) Issue(ctx context.Context, refresh repos.RefreshToken) error {
-	row, err := refreshArgs(refresh, "")
+	row, err := refreshArgs(refresh)
 	if err != nil {
 		return err
 	}
 	return s.writes.do(ctx, func(ctx context.Context, tx *dbsql.Tx) error {
+		if _, err := tx.StmtContext(ctx, s.stmts.insertFamily).ExecContext(ctx, refresh.FamilyID); err != nil {
+			if s.dialect.isDuplicate(err) {
+				return fmt.Errorf("recording token family: %w", repos.ErrDuplicate)
+			}
+			return fmt.Errorf("recording token family: %w", err)
+		}
 		return s.insertRefresh(ctx, tx, row)
 	})
 }
@@ -29,18 +35,18 @@ func (s *Store) Issue(ctx context.Context, refresh repos.RefreshToken) error {
 // consumed nothing new is recorded; if the reason is that it was already used,
 // the revocation of its family is committed before ErrTokenUsed is returned.
 func (s *Store) Rotate(ctx context.Context, oldID string, now time.Time, next repos.RefreshToken) error {
-	row, err := refreshArgs(next, oldID)
+	row, err := refreshArgs(next)
 	if err != nil {
 		return err
 	}
 	return s.writes.do(ctx, func(ctx context.Context, tx *dbsql.Tx) error {
-		return s.rotate(ctx, tx, oldID, now.Unix(), next.ID, row)
+		return s.rotate(ctx, tx, oldID, now.Unix(), row)
 	})
 }
 
 // rotate is the body of Rotate's transaction.
-func (s *Store) rotate(ctx context.Context, tx *dbsql.Tx, oldID string, now int64, nextID string, nextRow []any) error {
-	res, err := tx.StmtContext(ctx, s.stmts.consumeRefresh).ExecContext(ctx, now, nextID, oldID, now)
+func (s *Store) rotate(ctx context.Context, tx *dbsql.Tx, oldID string, now int64, nextRow []any) error {
+	res, err := tx.StmtContext(ctx, s.stmts.consumeRefresh).ExecContext(ctx, now, oldID, now)
 	if err != nil {
 		return fmt.Errorf("consuming refresh token: %w", err)
 	}
@@ -60,9 +66,10 @@ func (s *Store) rotate(ctx context.Context, tx *dbsql.Tx, oldID string, now int6
 // family is revoked, whether or not it has expired since, because the
 // successors it produced may still be live in the wrong hands.
 func (s *Store) refuseRotation(ctx context.Context, tx *dbsql.Tx, oldID string, now int64) error {
+	var familyID string
 	var expiresAt int64
 	var used, revoked bool
-	err := tx.StmtContext(ctx, s.stmts.refreshStatus).QueryRowContext(ctx, oldID).Scan(&expiresAt, &used, &revoked)
+	err := tx.StmtContext(ctx, s.stmts.refreshStatus).QueryRowContext(ctx, oldID).Scan(&familyID, &expiresAt, &used, &revoked)
 	switch {
 	case errors.Is(err, dbsql.ErrNoRows):
 		return fmt.Errorf("refresh token: %w", repos.ErrNotFound)
@@ -71,7 +78,7 @@ func (s *Store) refuseRotation(ctx context.Context, tx *dbsql.Tx, oldID string, 
 	case revoked:
 		return repos.ErrTokenRevoked
 	case used:
-		if err := s.revokeFamily(ctx, tx, oldID, now); err != nil {
+		if err := s.revokeFamily(ctx, tx, familyID, now); err != nil {
 			return err
 		}
 		return repos.ErrTokenUsed
@@ -82,72 +89,25 @@ func (s *Store) refuseRotation(ctx context.Context, tx *dbsql.Tx, oldID string, 
 	return errors.New("refresh token was not consumed although usable")
 }
 
-// RevokeFamily revokes the family of the refresh token id: every refresh
-// token descended from the same original grant, and so the access tokens
-// recorded in their rows. Revoking through an unknown token, or a family
-// already revoked, is not an error: the outcome the caller wants holds.
-func (s *Store) RevokeFamily(ctx context.Context, id string) error {
+// RevokeFamily revokes every refresh token of the family, and so the access
+// tokens recorded in their rows. Revoking an unknown or already revoked family
+// is not an error: the outcome the caller wants holds.
+func (s *Store) RevokeFamily(ctx context.Context, familyID string) error {
 	now := time.Now().Unix()
 	return s.writes.do(ctx, func(ctx context.Context, tx *dbsql.Tx) error {
-		return s.revokeFamily(ctx, tx, id, now)
+		return s.revokeFamily(ctx, tx, familyID, now)
 	})
 }
 
-// maxFamilyLength bounds the walk of a family's chain. A chain grows by one
-// row per rotation and the purge of expired rows shortens it, so no real
-// family comes near; only a cycle in damaged data could, and the walk must
-// end then too.
-const maxFamilyLength = 1 << 20
-
-// revokeFamily marks every token of id's family revoked at now, keeping the
-// time of an earlier revocation. It walks the chain from id: back through
-// parent_id to the family's first token (or the oldest one not yet purged),
-// then forward through successor_id to the live one. Each row is revoked
-// before its successor is read: a rotation of it by another instance either
-// committed before that update, and its successor is read and revoked next,
-// or it waits for this transaction and then finds the row revoked.
-func (s *Store) revokeFamily(ctx context.Context, tx *dbsql.Tx, id string, now int64) error {
-	revoke := tx.StmtContext(ctx, s.stmts.revokeRefresh)
-	links := tx.StmtContext(ctx, s.stmts.refreshLinks)
-	// step revokes one token and returns its neighbours, none if it does not
-	// exist.
-	step := func(id string) (parent, successor string, err error) {
-		if _, err := revoke.ExecContext(ctx, now, id); err != nil {
-			return "", "", fmt.Errorf("revoking token family: %w", err)
-		}
-		var p, c dbsql.NullString
-		err = links.QueryRowContext(ctx, id).Scan(&p, &c)
-		if err != nil && !errors.Is(err, dbsql.ErrNoRows) {
-			return "", "", fmt.Errorf("revoking token family: %w", err)
-		}
-		return p.String, c.String, nil
-	}
-
-	parent, successor, err := step(id)
-	if err != nil {
-		return err
-	}
-	for cur, n := parent, 0; cur != ""; n++ {
-		if n == maxFamilyLength {
-			return errFamilyTooLong
-		}
-		if cur, _, err = step(cur); err != nil {
-			return err
-		}
-	}
-	for cur, n := successor, 0; cur != ""; n++ {
-		if n == maxFamilyLength {
-			return errFamilyTooLong
-		}
-		if _, cur, err = step(cur); err != nil {
-			return err
-		}
+// revokeFamily marks the family revoked at now, keeping the time of an earlier
+// revocation. It is one row however long the family: every member reads its
+// revocation from there.
+func (s *Store) revokeFamily(ctx context.Context, tx *dbsql.Tx, familyID string, now int64) error {
+	if _, err := tx.StmtContext(ctx, s.stmts.revokeFamily).ExecContext(ctx, now, familyID); err != nil {
+		return fmt.Errorf("revoking token family: %w", err)
 	}
 	return nil
 }
-
-// errFamilyTooLong stops the walk of a chain longer than maxFamilyLength.
-var errFamilyTooLong = fmt.Errorf("revoking token family: chain longer than %d tokens", maxFamilyLength)
 
 // RefreshTokenState reports whether the refresh token is used and whether it
 // is revoked; repos.ErrNotFound for an unknown id.
@@ -186,13 +146,11 @@ func (s *Store) insertRefresh(ctx context.Context, tx *dbsql.Tx, row []any) erro
 // and a family revocation would miss the token's access token.
 var errNoAccessTokenID = errors.New("refresh token records no access token id")
 
-// refreshArgs are the insert arguments of a refresh token row whose parent in
-// its family's chain is parentID ("" for a family's first token), computed
-// before the transaction so it stays short.
-func refreshArgs(t repos.RefreshToken, parentID string) ([]any, error) {
+// refreshArgs are the insert arguments of a refresh token row, computed before
+// the transaction so it stays short.
+func refreshArgs(t repos.RefreshToken) ([]any, error) {
 	if t.AccessTokenID == "" {
 		return nil, errNoAccessTokenID
 	}
-	parent := dbsql.NullString{String: parentID, Valid: parentID != ""}
-	return []any{t.ID, t.FamilyID, t.ClientID, t.UserID, strings.Join(t.Scopes, " "), t.ExpiresAt.Unix(), t.AccessTokenID, parent}, nil
+	return []any{t.ID, t.FamilyID, t.ClientID, t.UserID, strings.Join(t.Scopes, " "), t.ExpiresAt.Unix(), t.AccessTokenID}, nil
 }

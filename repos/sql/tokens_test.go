@@ -64,8 +64,7 @@ func TestQueriesUseIndexes(t *testing.T) {
 		"access token revoked":  queryAccessRevoked,
 		"consume refresh token": queryConsumeRefresh,
 		"refresh token status":  queryRefreshStatus,
-		"revoke refresh token":  queryRevokeRefresh,
-		"refresh token links":   queryRefreshLinks,
+		"revoke family":         queryRevokeFamily,
 	}
 	for name, q := range queries {
 		t.Run(name, func(t *testing.T) {
