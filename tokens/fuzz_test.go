@@ -52,8 +52,8 @@ func FuzzOpen(f *testing.F) {
 }
 
 // FuzzParsePayload feeds the payload parser arbitrary bytes, as if they had
-// authenticated: it must never panic, and whatever it accepts must encode and
-// parse back to the same payload.
+// authenticated: it must never panic, and whatever it accepts must be exactly
+// what appendPayload writes for the payload it returns: one encoding each.
 func FuzzParsePayload(f *testing.F) {
 	for _, p := range []RefreshPayload{
 		testPayload(),
@@ -64,6 +64,7 @@ func FuzzParsePayload(f *testing.F) {
 	}
 	f.Add([]byte{})
 	f.Add([]byte("\x00\x00\x00\x00\x00\x00\x00\x00\x80\x00"))
+	f.Add([]byte("\x00\x00\x00\x00\x00\x00\x00\x00\x81\x00a\x01b\x01c\x00\x00"))
 
 	f.Fuzz(func(t *testing.T, b []byte) {
 		p, ok := parsePayload(b)
@@ -71,9 +72,7 @@ func FuzzParsePayload(f *testing.F) {
 			require.Nil(t, p)
 			return
 		}
-		again, ok := parsePayload(appendPayload(nil, p))
-		require.True(t, ok)
-		require.Equal(t, p, again)
+		require.Equal(t, b, appendPayload(nil, p))
 	})
 }
 

@@ -183,8 +183,8 @@ func appendString(b []byte, s string) []byte {
 
 // parsePayload reverses appendPayload. Only a payload that authenticated
 // reaches it, so a malformed one means a bug or a leaked key, not an attacker
-// probing; it is still parsed with every bound checked, and trailing bytes are
-// refused so that one payload has one encoding.
+// probing; it is still parsed with every bound checked, and padded varints and
+// trailing bytes are refused so that one payload has one encoding.
 func parsePayload(b []byte) (*RefreshPayload, bool) {
 	if len(b) < 8 {
 		return nil, false
@@ -197,7 +197,7 @@ func parsePayload(b []byte) (*RefreshPayload, bool) {
 			return nil, false
 		}
 	}
-	n, size := binary.Uvarint(b)
+	n, size := uvarint(b)
 	// Each scope takes at least its length byte, which bounds n before it
 	// sizes an allocation.
 	if size <= 0 || n > uint64(len(b)-size) {
@@ -220,7 +220,7 @@ func parsePayload(b []byte) (*RefreshPayload, bool) {
 
 // parseString reads one length-prefixed string off the front of b.
 func parseString(b []byte) (string, []byte, bool) {
-	n, size := binary.Uvarint(b)
+	n, size := uvarint(b)
 	if size <= 0 || n > uint64(len(b)-size) {
 		return "", nil, false
 	}
@@ -231,4 +231,14 @@ func parseString(b []byte) (string, []byte, bool) {
 // isBase64URL reports whether c is in the base64url alphabet (RFC 4648 §5).
 func isBase64URL(c byte) bool {
 	return 'A' <= c && c <= 'Z' || 'a' <= c && c <= 'z' || '0' <= c && c <= '9' || c == '-' || c == '_'
+}
+
+// uvarint is binary.Uvarint refusing padded encodings (such as 0x81 0x00 for
+// 1), which AppendUvarint never writes: size is 0 for those.
+func uvarint(b []byte) (uint64, int) {
+	n, size := binary.Uvarint(b)
+	if size > 1 && b[size-1] == 0 {
+		return 0, 0
+	}
+	return n, size
 }

@@ -181,6 +181,7 @@ func TestSealer_RejectsMalformedTokens(t *testing.T) {
 		"sealed scopes past the end":  sealRaw(t, s, expiry+"\x02id\x03fam\x03web\x00\x03\x01a"),
 		"sealed huge scope count":     sealRaw(t, s, expiry+"\x02id\x03fam\x03web\x00\xff\xff\xff\xff\x0f"),
 		"sealed overlong varint":      sealRaw(t, s, expiry+"\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\x01"),
+		"sealed padded varint":        sealRaw(t, s, expiry+"\x82\x00id\x03fam\x03web\x00\x00"),
 		"sealed short expiry":         sealRaw(t, s, "\x00\x00\x00"),
 		"sealed JSON":                 sealRaw(t, s, `{"i":"id","f":"fam","c":"web","e":1}`),
 		"sealed empty plaintext":      sealRaw(t, s, ``),
