@@ -122,6 +122,7 @@ type TokenStore interface {
 	// Otherwise it records nothing new and returns ErrNotFound, ErrTokenRevoked,
 	// ErrTokenExpired, or ErrTokenUsed after revoking oldID's whole family (replay).
 	// ErrDuplicate if next's ID or AccessTokenID is taken; oldID is left unused then.
+	// next.FamilyID must be oldID's family; otherwise Rotate fails and changes nothing.
 	Rotate(ctx context.Context, oldID string, now time.Time, next RefreshToken) error
 
 	// RevokeFamily revokes every refresh token of the family and so every access

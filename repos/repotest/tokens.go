@@ -221,6 +221,20 @@ func runTokens(t *testing.T, newBackend NewBackend) {
 		tk.assertRefresh(r1.ID, false, false)
 		tk.assertRefreshAbsent(blank.ID)
 
+		// A successor of another family would escape this family's
+		// revocation: refused, and nothing changes, in either family.
+		stray := newRefresh(taken.FamilyID)
+		err := tk.store.Rotate(t.Context(), r1.ID, now, stray)
+		require.Error(t, err)
+		assert.NotErrorIs(t, err, repos.ErrTokenUsed)
+		tk.assertRefresh(r1.ID, false, false)
+		tk.assertRefreshAbsent(stray.ID)
+
+		// A used token replayed with a successor of another family is still
+		// not a reason to touch that other family.
+		used := tk.chain(2)[0]
+		require.Error(t, tk.store.Rotate(t.Context(), used.ID, now, newRefresh(taken.FamilyID)))
+
 		// The tokens collided with are untouched.
 		tk.assertRefresh(taken.ID, false, false)
 		tk.assertAccess(taken.AccessTokenID, false)

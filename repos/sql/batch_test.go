@@ -22,11 +22,10 @@ func TestBatch_OneFailedWriteDoesNotSinkItsBatch(t *testing.T) {
 	now := time.Now()
 
 	const n = 40
-	olds := make([]string, n)
+	olds := make([]repos.RefreshToken, n)
 	for i := range olds {
-		r := benchToken(benchID(), now)
-		require.NoError(t, s.Issue(ctx, r))
-		olds[i] = r.ID
+		olds[i] = benchToken(benchID(), now)
+		require.NoError(t, s.Issue(ctx, olds[i]))
 	}
 	taken := benchToken(benchID(), now)
 	require.NoError(t, s.Issue(ctx, taken))
@@ -39,19 +38,19 @@ func TestBatch_OneFailedWriteDoesNotSinkItsBatch(t *testing.T) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			next := benchToken(benchID(), now)
+			next := benchToken(olds[i].FamilyID, now)
 			if i == bad {
 				next.ID = taken.ID
 			}
 			<-start
-			errs[i] = s.Rotate(ctx, olds[i], now, next)
+			errs[i] = s.Rotate(ctx, olds[i].ID, now, next)
 		}()
 	}
 	close(start)
 	wg.Wait()
 
 	for i, err := range errs {
-		used, revoked, serr := s.RefreshTokenState(ctx, olds[i])
+		used, revoked, serr := s.RefreshTokenState(ctx, olds[i].ID)
 		require.NoError(t, serr)
 		assert.False(t, revoked)
 		if i == bad {

@@ -43,7 +43,7 @@ const (
 	// usable now. The row lock it takes makes it the one point where
 	// concurrent rotations of one token are decided.
 	queryConsumeRefresh = `UPDATE refresh_tokens SET used_at = ?
-		WHERE id = ? AND used_at IS NULL AND expires_at > ? AND NOT EXISTS (
+		WHERE id = ? AND family_id = ? AND used_at IS NULL AND expires_at > ? AND NOT EXISTS (
 			SELECT 1 FROM token_families f WHERE f.id = refresh_tokens.family_id AND f.revoked_at IS NOT NULL)`
 	queryRefreshStatus = `SELECT t.family_id, t.expires_at, t.used_at IS NOT NULL, f.revoked_at IS NOT NULL
 		FROM refresh_tokens t LEFT JOIN token_families f ON f.id = t.family_id WHERE t.id = ?`

@@ -40,13 +40,15 @@ func (s *Store) Rotate(ctx context.Context, oldID string, now time.Time, next re
 		return err
 	}
 	return s.writes.do(ctx, func(ctx context.Context, tx *dbsql.Tx) error {
-		return s.rotate(ctx, tx, oldID, now.Unix(), row)
+		return s.rotate(ctx, tx, oldID, now.Unix(), next.FamilyID, row)
 	})
 }
 
-// rotate is the body of Rotate's transaction.
-func (s *Store) rotate(ctx context.Context, tx *dbsql.Tx, oldID string, now int64, nextRow []any) error {
-	res, err := tx.StmtContext(ctx, s.stmts.consumeRefresh).ExecContext(ctx, now, oldID, now)
+// rotate is the body of Rotate's transaction. The successor must be of the
+// consumed token's family: a token outside it would escape the family's
+// revocation, so the UPDATE only matches a token of that family.
+func (s *Store) rotate(ctx context.Context, tx *dbsql.Tx, oldID string, now int64, familyID string, nextRow []any) error {
+	res, err := tx.StmtContext(ctx, s.stmts.consumeRefresh).ExecContext(ctx, now, oldID, familyID, now)
 	if err != nil {
 		return fmt.Errorf("consuming refresh token: %w", err)
 	}
@@ -57,7 +59,7 @@ func (s *Store) rotate(ctx context.Context, tx *dbsql.Tx, oldID string, now int6
 	if n == 1 {
 		return s.insertRefresh(ctx, tx, nextRow)
 	}
-	return s.refuseRotation(ctx, tx, oldID, now)
+	return s.refuseRotation(ctx, tx, oldID, familyID, now)
 }
 
 // refuseRotation explains why oldID could not be consumed. The checks run in
@@ -65,7 +67,7 @@ func (s *Store) rotate(ctx context.Context, tx *dbsql.Tx, oldID string, now int6
 // it fail. A used token presented again is a replay (RFC 9700 §4.14): its
 // family is revoked, whether or not it has expired since, because the
 // successors it produced may still be live in the wrong hands.
-func (s *Store) refuseRotation(ctx context.Context, tx *dbsql.Tx, oldID string, now int64) error {
+func (s *Store) refuseRotation(ctx context.Context, tx *dbsql.Tx, oldID, nextFamilyID string, now int64) error {
 	var familyID string
 	var expiresAt int64
 	var used, revoked bool
@@ -75,6 +77,9 @@ func (s *Store) refuseRotation(ctx context.Context, tx *dbsql.Tx, oldID string, 
 		return fmt.Errorf("refresh token: %w", repos.ErrNotFound)
 	case err != nil:
 		return fmt.Errorf("reading refresh token: %w", err)
+	case familyID != nextFamilyID:
+		// A caller's bug, not the client's doing: change nothing.
+		return errFamilyMismatch
 	case revoked:
 		return repos.ErrTokenRevoked
 	case used:
@@ -140,6 +145,10 @@ func (s *Store) insertRefresh(ctx context.Context, tx *dbsql.Tx, row []any) erro
 	}
 	return nil
 }
+
+// errFamilyMismatch refuses a successor that names another family than the
+// token it replaces.
+var errFamilyMismatch = errors.New("successor refresh token names another family than the token it replaces")
 
 // errNoAccessTokenID refuses a refresh token that records no access token:
 // the UNIQUE index would take the empty id as a collision with the next one,
