@@ -119,8 +119,8 @@ func (s *Sealer) Seal(p RefreshPayload) (string, error) {
 	if p.ID == "" || p.FamilyID == "" || p.ClientID == "" {
 		return "", errors.New("refresh token payload needs an id, a family id and a client id")
 	}
-	var buf [256]byte
-	plaintext := appendPayload(buf[:0], &p)
+	// 256 bytes hold a payload of production-shaped ids in one allocation.
+	plaintext := appendPayload(make([]byte, 0, 256), &p)
 	raw := make([]byte, 1, 1+gcmOverhead+len(plaintext))
 	raw[0] = refreshVersion
 	raw = s.aead.Seal(raw, nil, plaintext, refreshAD)

@@ -20,13 +20,10 @@ func (s *Store) Issue(ctx context.Context, refresh repos.RefreshToken) error {
 		return err
 	}
 	return s.writes.do(ctx, func(ctx context.Context, tx *dbsql.Tx) error {
-		if _, err := tx.StmtContext(ctx, s.stmts.insertFamily).ExecContext(ctx, refresh.FamilyID); err != nil {
-			if s.dialect.isDuplicate(err) {
-				return fmt.Errorf("recording token family: %w", repos.ErrDuplicate)
-			}
-			return fmt.Errorf("recording token family: %w", err)
+		if err := s.insert(ctx, tx, s.stmts.insertFamily, "token family", refresh.FamilyID); err != nil {
+			return err
 		}
-		return s.insertRefresh(ctx, tx, row)
+		return s.insert(ctx, tx, s.stmts.insertRefresh, "refresh token", row...)
 	})
 }
 
@@ -57,7 +54,7 @@ func (s *Store) rotate(ctx context.Context, tx *dbsql.Tx, oldID string, now int6
 		return fmt.Errorf("consuming refresh token: %w", err)
 	}
 	if n == 1 {
-		return s.insertRefresh(ctx, tx, nextRow)
+		return s.insert(ctx, tx, s.stmts.insertRefresh, "refresh token", nextRow...)
 	}
 	return s.refuseRotation(ctx, tx, oldID, familyID, now)
 }
@@ -135,13 +132,14 @@ func (s *Store) AccessTokenRevoked(ctx context.Context, id string) (bool, error)
 	return revoked, nil
 }
 
-// insertRefresh inserts a refresh token row, which records its access token.
-func (s *Store) insertRefresh(ctx context.Context, tx *dbsql.Tx, row []any) error {
-	if _, err := tx.StmtContext(ctx, s.stmts.insertRefresh).ExecContext(ctx, row...); err != nil {
+// insert runs an INSERT of a what in tx, reporting a taken key as
+// repos.ErrDuplicate.
+func (s *Store) insert(ctx context.Context, tx *dbsql.Tx, stmt *dbsql.Stmt, what string, args ...any) error {
+	if _, err := tx.StmtContext(ctx, stmt).ExecContext(ctx, args...); err != nil {
 		if s.dialect.isDuplicate(err) {
-			return fmt.Errorf("recording refresh token: %w", repos.ErrDuplicate)
+			return fmt.Errorf("recording %s: %w", what, repos.ErrDuplicate)
 		}
-		return fmt.Errorf("recording refresh token: %w", err)
+		return fmt.Errorf("recording %s: %w", what, err)
 	}
 	return nil
 }
@@ -152,7 +150,7 @@ var errFamilyMismatch = errors.New("successor refresh token names another family
 
 // errNoAccessTokenID refuses a refresh token that records no access token:
 // the UNIQUE index would take the empty id as a collision with the next one,
-// and a family revocation would miss the token's access token.
+// and no lookup could find the access token to report its revocation.
 var errNoAccessTokenID = errors.New("refresh token records no access token id")
 
 // refreshArgs are the insert arguments of a refresh token row, computed before
