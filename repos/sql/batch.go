@@ -40,18 +40,24 @@ type writeOp struct {
 // before its write is durable.
 type batcher struct {
 	db   *dbsql.DB
-	ops  chan *writeOp
-	stop chan struct{}
-	done chan struct{}
-	once sync.Once
+	opts *dbsql.TxOptions
+	// retryable reports whether a failed transaction may succeed if run again
+	// (a deadlock the database broke by aborting it).
+	retryable func(error) bool
+	ops       chan *writeOp
+	stop      chan struct{}
+	done      chan struct{}
+	once      sync.Once
 }
 
-func newBatcher(db *dbsql.DB) *batcher {
+func newBatcher(db *dbsql.DB, opts *dbsql.TxOptions, retryable func(error) bool) *batcher {
 	b := &batcher{
-		db:   db,
-		ops:  make(chan *writeOp),
-		stop: make(chan struct{}),
-		done: make(chan struct{}),
+		db:        db,
+		opts:      opts,
+		retryable: retryable,
+		ops:       make(chan *writeOp),
+		stop:      make(chan struct{}),
+		done:      make(chan struct{}),
 	}
 	go b.loop()
 	return b
@@ -163,30 +169,40 @@ func (b *batcher) run(batch []*writeOp) {
 	}
 }
 
+// maxAttempts bounds how often runAlone runs a write whose transaction the
+// database aborted to break a deadlock.
+const maxAttempts = 3
+
 // runAlone runs one write in a transaction of its own, committing it if fn
 // succeeded or reported an outcome (whose writes, such as a replay's family
-// revocation, must persist) and rolling it back otherwise.
+// revocation, must persist) and rolling it back otherwise. A server database
+// may abort a transaction to break a deadlock with another instance's; the
+// write then runs again, as the database expects.
 func (b *batcher) runAlone(op *writeOp) error {
-	if err := op.ctx.Err(); err != nil {
-		return err
-	}
-	var result error
-	err := b.inTx(func(tx *dbsql.Tx) error {
-		result = op.fn(context.Background(), tx)
-		if result != nil && !isOutcome(result) {
+	for attempt := 1; ; attempt++ {
+		if err := op.ctx.Err(); err != nil {
+			return err
+		}
+		var result error
+		err := b.inTx(func(tx *dbsql.Tx) error {
+			result = op.fn(context.Background(), tx)
+			if result != nil && !isOutcome(result) {
+				return result
+			}
+			return nil
+		})
+		if err == nil {
 			return result
 		}
-		return nil
-	})
-	if err != nil {
-		return err
+		if attempt == maxAttempts || b.retryable == nil || !b.retryable(err) {
+			return err
+		}
 	}
-	return result
 }
 
 // inTx runs body in a transaction, committing if it returns nil.
 func (b *batcher) inTx(body func(tx *dbsql.Tx) error) error {
-	tx, err := b.db.BeginTx(context.Background(), nil)
+	tx, err := b.db.BeginTx(context.Background(), b.opts)
 	if err != nil {
 		return fmt.Errorf("beginning token write: %w", err)
 	}

@@ -5,12 +5,13 @@ import (
 	dbsql "database/sql"
 	"strconv"
 	"strings"
+	"time"
 )
 
 // dialect is everything that differs between the databases the store runs on.
 // The queries are written once, in the SQL the three databases share, with ?
-// placeholders; a dialect supplies the rest. Adding PostgreSQL or MySQL means
-// writing one more dialect value and its migrations directory, nothing else.
+// placeholders; a dialect supplies the rest, and its schema in
+// migrations/<name>.
 type dialect struct {
 	// name is the driver name users write in the Caddyfile; it also names the
 	// directory of the dialect's migrations.
@@ -24,13 +25,24 @@ type dialect struct {
 	// same pool twice.
 	connect func(ctx context.Context, dsn string) (pools, error)
 
-	// upsert returns an INSERT of columns into table that updates the row whose
-	// key (the first column) already exists. Plain INSERT is the "insert or fail
-	// on duplicate" of every dialect; only the update-on-conflict clause differs.
-	upsert func(table string, columns ...string) string
-
 	// isDuplicate reports whether err is a primary-key or unique violation.
 	isDuplicate func(err error) bool
+
+	// lockMigrations, if set, takes a lock on conn that keeps other instances
+	// from migrating until release is called. Without it, the migration
+	// transaction itself must exclude them (SQLite's BEGIN IMMEDIATE does).
+	lockMigrations func(ctx context.Context, conn *dbsql.Conn) (release func(), err error)
+
+	// transactionalDDL reports whether schema changes can be rolled back, so a
+	// migration runs in one transaction; MySQL commits each DDL statement.
+	transactionalDDL bool
+
+	// txOptions are those of every token write transaction.
+	txOptions *dbsql.TxOptions
+
+	// isRetryable, if set, reports whether err aborted a transaction that may
+	// succeed when run again: a deadlock or serialization failure.
+	isRetryable func(err error) bool
 }
 
 // pools are the connection pools of one database: read serves lookups outside
@@ -81,18 +93,26 @@ func rebind(style bindStyle, query string) string {
 	return b.String()
 }
 
-// upsertOnConflict is the upsert of SQLite and PostgreSQL:
-// INSERT ... ON CONFLICT (key) DO UPDATE SET col = excluded.col.
-func upsertOnConflict(table string, columns ...string) string {
-	var b strings.Builder
-	b.WriteString("INSERT INTO " + table + " (" + strings.Join(columns, ", ") + ") VALUES (")
-	b.WriteString(strings.TrimSuffix(strings.Repeat("?, ", len(columns)), ", "))
-	b.WriteString(") ON CONFLICT (" + columns[0] + ") DO UPDATE SET ")
-	for i, c := range columns[1:] {
-		if i > 0 {
-			b.WriteString(", ")
-		}
-		b.WriteString(c + " = excluded." + c)
-	}
-	return b.String()
+// insertInto returns INSERT INTO table (columns) VALUES (?, ...).
+func insertInto(table string, columns ...string) string {
+	return "INSERT INTO " + table + " (" + strings.Join(columns, ", ") + ") VALUES (" +
+		strings.TrimSuffix(strings.Repeat("?, ", len(columns)), ", ") + ")"
+}
+
+// Connection pool settings of the server databases. A token request holds a
+// connection for a lookup or two; the token writes of one instance run one
+// transaction at a time (batch.go). Idle connections are kept, up to the
+// limit, because opening one (TLS, authentication) costs more than a request.
+const (
+	serverMaxOpenConns    = 16
+	serverConnMaxIdleTime = 5 * time.Minute
+	serverConnMaxLifetime = time.Hour
+)
+
+// configureServerPool applies the pool settings of the server databases.
+func configureServerPool(db *dbsql.DB) {
+	db.SetMaxOpenConns(serverMaxOpenConns)
+	db.SetMaxIdleConns(serverMaxOpenConns)
+	db.SetConnMaxIdleTime(serverConnMaxIdleTime)
+	db.SetConnMaxLifetime(serverConnMaxLifetime)
 }

@@ -23,12 +23,6 @@ func TestRebind(t *testing.T) {
 	}
 }
 
-func TestUpsertOnConflict(t *testing.T) {
-	assert.Equal(t,
-		"INSERT INTO users (id, username, scopes) VALUES (?, ?, ?) ON CONFLICT (id) DO UPDATE SET username = excluded.username, scopes = excluded.scopes",
-		upsertOnConflict("users", "id", "username", "scopes"))
-}
-
 func TestHasPragma(t *testing.T) {
 	pragmas := []string{"busy_timeout(100)", " Journal_Mode = wal", "foreign_keys"}
 	for _, name := range []string{"busy_timeout", "journal_mode", "foreign_keys"} {

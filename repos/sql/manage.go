@@ -28,8 +28,8 @@ func (s *Store) PutClient(ctx context.Context, c repos.Client) error {
 	); err != nil {
 		return err
 	}
-	q := s.dialect.upsert("clients", "id", "name", "secret_hash", "grants", "scopes", "default_scope")
-	return s.put(ctx, "client", q, c.ID, c.Name, c.SecretHash, joinList(c.Grants), joinList(c.Scopes), joinList(c.DefaultScope))
+	q := insertInto("clients", "id", "name", "secret_hash", "grants", "scopes", "default_scope")
+	return s.put(ctx, "client", "clients", q, c.ID, c.Name, c.SecretHash, joinList(c.Grants), joinList(c.Scopes), joinList(c.DefaultScope))
 }
 
 // PutUser creates the user or replaces the one with its id;
@@ -44,8 +44,8 @@ func (s *Store) PutUser(ctx context.Context, u repos.User) error {
 	if err := checkList("user", "scopes", u.Scopes); err != nil {
 		return err
 	}
-	q := s.dialect.upsert("users", "id", "username", "password_hash", "scopes")
-	return s.put(ctx, "user", q, u.ID, u.Username, u.PasswordHash, joinList(u.Scopes))
+	q := insertInto("users", "id", "username", "password_hash", "scopes")
+	return s.put(ctx, "user", "users", q, u.ID, u.Username, u.PasswordHash, joinList(u.Scopes))
 }
 
 // PutScope creates the scope or replaces the one with its id.
@@ -53,8 +53,8 @@ func (s *Store) PutScope(ctx context.Context, sc repos.Scope) error {
 	if err := checkID("scope", sc.ID); err != nil {
 		return err
 	}
-	q := s.dialect.upsert("scopes", "id", "description")
-	return s.put(ctx, "scope", q, sc.ID, sc.Description)
+	q := insertInto("scopes", "id", "description")
+	return s.put(ctx, "scope", "scopes", q, sc.ID, sc.Description)
 }
 
 // DeleteClient deletes the client; repos.ErrNotFound if there is none.
@@ -73,11 +73,27 @@ func (s *Store) DeleteScope(ctx context.Context, id string) error {
 	return s.delete(ctx, "scope", "scopes", id)
 }
 
-func (s *Store) put(ctx context.Context, what, query string, args ...any) error {
-	if _, err := s.write.ExecContext(ctx, rebind(s.dialect.bind, query), args...); err != nil {
+// put replaces the row of table whose id is args[0] with the one insert
+// writes, in one transaction. It is a delete and an insert rather than an
+// upsert because MySQL's ON DUPLICATE KEY UPDATE fires on any unique key: a
+// new user with a taken username would overwrite that user's row instead of
+// failing.
+func (s *Store) put(ctx context.Context, what, table, insert string, args ...any) error {
+	tx, err := s.write.BeginTx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("storing %s: %w", what, err)
+	}
+	defer func() { _ = tx.Rollback() }()
+	if _, err := tx.ExecContext(ctx, rebind(s.dialect.bind, "DELETE FROM "+table+" WHERE id = ?"), args[0]); err != nil {
+		return fmt.Errorf("storing %s: %w", what, err)
+	}
+	if _, err := tx.ExecContext(ctx, rebind(s.dialect.bind, insert), args...); err != nil {
 		if s.dialect.isDuplicate(err) {
 			return fmt.Errorf("storing %s: %w", what, repos.ErrDuplicate)
 		}
+		return fmt.Errorf("storing %s: %w", what, err)
+	}
+	if err := tx.Commit(); err != nil {
 		return fmt.Errorf("storing %s: %w", what, err)
 	}
 	return nil

@@ -86,45 +86,74 @@ func splitStatements(script string) []string {
 	return stmts
 }
 
-// migrate brings the schema up to date in one transaction, so that a failed
-// migration leaves the previous schema and two instances starting at once apply
-// each migration once: the second waits for the first's write lock and then
-// finds nothing left to do. (MySQL commits DDL implicitly; its migrations will
-// have to be idempotent.)
+// migrate brings the schema up to date. Instances starting together apply
+// each migration once: each takes the dialect's migration lock, or the write
+// lock of SQLite's BEGIN IMMEDIATE, and the later ones find nothing left to do.
+// Where DDL is transactional (SQLite, PostgreSQL) all pending migrations
+// commit together or not at all; MySQL commits each DDL statement, so its
+// migrations are written to be run again and each is recorded when it is done.
 func migrate(ctx context.Context, db *dbsql.DB, d *dialect) error {
 	ms, err := migrations(d.name)
 	if err != nil {
 		return err
 	}
-	tx, err := db.BeginTx(ctx, nil)
+	conn, err := db.Conn(ctx)
 	if err != nil {
-		return fmt.Errorf("beginning migration: %w", err)
+		return fmt.Errorf("connecting for migrations: %w", err)
 	}
-	defer func() { _ = tx.Rollback() }()
+	defer conn.Close()
+	if d.lockMigrations != nil {
+		release, err := d.lockMigrations(ctx, conn)
+		if err != nil {
+			return err
+		}
+		defer release()
+	}
+	if d.transactionalDDL {
+		tx, err := conn.BeginTx(ctx, nil)
+		if err != nil {
+			return fmt.Errorf("beginning migration: %w", err)
+		}
+		defer func() { _ = tx.Rollback() }()
+		if err := applyMigrations(ctx, tx, d, ms); err != nil {
+			return err
+		}
+		if err := tx.Commit(); err != nil {
+			return fmt.Errorf("committing migrations: %w", err)
+		}
+		return nil
+	}
+	return applyMigrations(ctx, conn, d, ms)
+}
 
-	if _, err := tx.ExecContext(ctx, migrationsTable); err != nil {
+// execer is a transaction or a connection.
+type execer interface {
+	ExecContext(ctx context.Context, query string, args ...any) (dbsql.Result, error)
+	QueryRowContext(ctx context.Context, query string, args ...any) *dbsql.Row
+}
+
+// applyMigrations runs the migrations newer than the recorded version.
+func applyMigrations(ctx context.Context, db execer, d *dialect, ms []migration) error {
+	if _, err := db.ExecContext(ctx, migrationsTable); err != nil {
 		return fmt.Errorf("creating schema_migrations: %w", err)
 	}
 	var current int
-	if err := tx.QueryRowContext(ctx, `SELECT COALESCE(MAX(version), 0) FROM schema_migrations`).Scan(&current); err != nil {
+	if err := db.QueryRowContext(ctx, `SELECT COALESCE(MAX(version), 0) FROM schema_migrations`).Scan(&current); err != nil {
 		return fmt.Errorf("reading schema version: %w", err)
 	}
 	if current > len(ms) {
 		return fmt.Errorf("database schema version %d is newer than this build's %d: upgrade the server", current, len(ms))
 	}
+	insert := rebind(d.bind, `INSERT INTO schema_migrations (version, applied_at) VALUES (?, ?)`)
 	for _, m := range ms[current:] {
 		for _, stmt := range m.statements {
-			if _, err := tx.ExecContext(ctx, stmt); err != nil {
+			if _, err := db.ExecContext(ctx, stmt); err != nil {
 				return fmt.Errorf("migration %s: %w", m.name, err)
 			}
 		}
-		insert := rebind(d.bind, `INSERT INTO schema_migrations (version, applied_at) VALUES (?, ?)`)
-		if _, err := tx.ExecContext(ctx, insert, m.version, time.Now().Unix()); err != nil {
+		if _, err := db.ExecContext(ctx, insert, m.version, time.Now().Unix()); err != nil {
 			return fmt.Errorf("recording migration %s: %w", m.name, err)
 		}
-	}
-	if err := tx.Commit(); err != nil {
-		return fmt.Errorf("committing migrations: %w", err)
 	}
 	return nil
 }

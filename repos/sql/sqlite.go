@@ -23,8 +23,10 @@ var sqliteDialect = &dialect{
 	name:        "sqlite",
 	bind:        bindQuestion,
 	connect:     connectSQLite,
-	upsert:      upsertOnConflict,
 	isDuplicate: isSQLiteDuplicate,
+	// BEGIN IMMEDIATE (the DSN's _txlock) makes the migration transaction
+	// the migration lock.
+	transactionalDDL: true,
 }
 
 // sqliteBusyTimeout is how long a writer waits for another process's write

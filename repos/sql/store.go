@@ -4,8 +4,9 @@
 // migrations embedded in the binary.
 //
 // The queries are the SQL the supported databases share; what differs (driver,
-// placeholders, DDL, upsert, duplicate-key errors) lives in a dialect. SQLite,
-// through the pure-Go modernc.org/sqlite, is the one implemented so far.
+// placeholders, DDL, duplicate-key errors, migration locks) lives in a
+// dialect: SQLite through the pure-Go modernc.org/sqlite, PostgreSQL through
+// pgx, MySQL and MariaDB through go-sql-driver/mysql.
 package sql
 
 import (
@@ -29,26 +30,24 @@ type Store struct {
 
 // dialects are the databases Open supports, by driver name.
 var dialects = map[string]*dialect{
-	sqliteDialect.name: sqliteDialect,
+	sqliteDialect.name:   sqliteDialect,
+	postgresDialect.name: postgresDialect,
+	mysqlDialect.name:    mysqlDialect,
 }
 
-// plannedDrivers are accepted by the Caddyfile syntax but not implemented yet;
-// Open tells the user so instead of calling them unknown.
-var plannedDrivers = map[string]bool{"postgres": true, "mysql": true}
-
-// Open connects to the database of the given driver ("sqlite"; "postgres" and
-// "mysql" later), checks it answers and applies pending migrations, so that
-// every problem shows at provision time rather than at the first request.
-// For sqlite, dsn is a file path or a file: URI, optionally with
-// modernc.org/sqlite parameters such as _pragma=busy_timeout(10000); the file
-// and its directory are created. Errors never repeat a DSN, which for a server
-// database holds a password (a SQLite file's path may appear).
+// Open connects to the database of the given driver ("sqlite", "postgres" or
+// "mysql"), checks it answers and applies pending migrations, so that every
+// problem shows at provision time rather than at the first request.
+//
+// The DSN is in the driver's own form. For sqlite it is a file path or a file:
+// URI, optionally with modernc.org/sqlite parameters such as
+// _pragma=busy_timeout(10000); the file and its directory are created. For
+// postgres it is pgx's URL or key=value string; for mysql, go-sql-driver's
+// user:pass@tcp(host:port)/db?params. Errors never repeat a DSN, which for a
+// server database holds a password (a SQLite file's path may appear).
 func Open(ctx context.Context, driver, dsn string) (*Store, error) {
 	d, ok := dialects[driver]
 	if !ok {
-		if plannedDrivers[driver] {
-			return nil, fmt.Errorf("sql driver %q is not supported yet", driver)
-		}
 		return nil, fmt.Errorf("unknown sql driver %q (want sqlite, postgres or mysql)", driver)
 	}
 	p, err := d.connect(ctx, dsn)
@@ -68,7 +67,7 @@ func Open(ctx context.Context, driver, dsn string) (*Store, error) {
 		_ = errors.Join(s.stmts.close(), s.pools.close())
 		return nil, err
 	}
-	s.writes = newBatcher(s.write)
+	s.writes = newBatcher(s.write, d.txOptions, d.isRetryable)
 	return s, nil
 }
 

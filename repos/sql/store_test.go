@@ -12,18 +12,22 @@ import (
 	"github.com/caddy-oauth2/caddy-oauth2/repos"
 )
 
-func TestOpen_RejectsUnsupportedDrivers(t *testing.T) {
+func TestOpen_RejectsBadDriversAndDSNs(t *testing.T) {
 	dsn := filepath.Join(t.TempDir(), "oauth2.db")
 	tests := []struct {
 		driver, dsn, want string
 	}{
-		{"postgres", "postgres://user:hunter2@db/oauth2", `sql driver "postgres" is not supported yet`},
-		{"mysql", "user:hunter2@tcp(db)/oauth2", `sql driver "mysql" is not supported yet`},
 		{"oracle", dsn, `unknown sql driver "oracle" (want sqlite, postgres or mysql)`},
 		{"SQLite", dsn, `unknown sql driver "SQLite" (want sqlite, postgres or mysql)`},
 		{"sqlite", "", "sqlite DSN names no database file"},
 		{"sqlite", "file:?mode=ro", "sqlite DSN names no database file"},
 		{"sqlite", dsn + "?_txlock=%zz", "parsing sqlite DSN parameters"},
+		{"postgres", "postgres://user:hunter2@127.0.0.1:1/oauth2?sslmode=bogus", "parsing postgres DSN"},
+		{"postgres", "host=127.0.0.1 port=1 user=u password=hunter2 dbname=oauth2 sslmode=disable connect_timeout=2",
+			"connecting to postgres database"},
+		{"mysql", "user:hunter2@tcp(127.0.0.1:1)", "parsing mysql DSN"},
+		{"mysql", "user:hunter2@tcp(127.0.0.1:1)/", "mysql DSN names no database"},
+		{"mysql", "user:hunter2@tcp(127.0.0.1:1)/oauth2?timeout=2s", "connecting to mysql database"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.driver+" "+tt.dsn, func(t *testing.T) {

@@ -1,0 +1,93 @@
+package sql
+
+import (
+	"context"
+	dbsql "database/sql"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/go-sql-driver/mysql"
+)
+
+// mysqlDialect runs the store on MySQL or MariaDB through go-sql-driver/mysql.
+var mysqlDialect = &dialect{
+	name:           "mysql",
+	bind:           bindQuestion,
+	connect:        connectMySQL,
+	isDuplicate:    isMySQLDuplicate,
+	lockMigrations: lockMySQLMigrations,
+	// Each transaction reads what was committed before each statement, as in
+	// PostgreSQL. Under MySQL's default REPEATABLE READ, a rotation that loses
+	// the race for a token would read the token from its snapshot, still
+	// unused, and could not tell the client why it lost.
+	txOptions:   &dbsql.TxOptions{Isolation: dbsql.LevelReadCommitted},
+	isRetryable: isMySQLRetryable,
+}
+
+// mysqlSQLMode makes the server refuse, rather than truncate, a value too long
+// for its column: a truncated id would be another id.
+const mysqlSQLMode = "'TRADITIONAL'"
+
+// connectMySQL opens a pool on the database named by dsn, in go-sql-driver's
+// form user:pass@tcp(host:3306)/db?params. The settings the store depends on
+// are added here rather than demanded of the user.
+func connectMySQL(ctx context.Context, dsn string) (pools, error) {
+	cfg, err := mysql.ParseDSN(dsn)
+	if err != nil {
+		return pools{}, errors.New("parsing mysql DSN: not in go-sql-driver's form user:password@tcp(host:3306)/database?param=value")
+	}
+	if cfg.DBName == "" {
+		return pools{}, errors.New("mysql DSN names no database (user:password@tcp(host:3306)/database)")
+	}
+	if cfg.Params == nil {
+		cfg.Params = map[string]string{}
+	}
+	if _, ok := cfg.Params["sql_mode"]; !ok {
+		cfg.Params["sql_mode"] = mysqlSQLMode
+	}
+	connector, err := mysql.NewConnector(cfg)
+	if err != nil {
+		return pools{}, errors.New("parsing mysql DSN: invalid parameters")
+	}
+	db := dbsql.OpenDB(connector)
+	configureServerPool(db)
+	return pools{read: db, write: db}, nil
+}
+
+// mysqlMigrationLock names the lock that serialises migrations.
+const mysqlMigrationLock = "caddy-oauth2-migrations"
+
+// lockMySQLMigrations takes a named lock for conn's session, waiting for an
+// instance that holds it to finish migrating.
+func lockMySQLMigrations(ctx context.Context, conn *dbsql.Conn) (func(), error) {
+	timeout := 60
+	if deadline, ok := ctx.Deadline(); ok {
+		timeout = max(1, int(time.Until(deadline).Seconds()))
+	}
+	var got dbsql.NullInt64
+	if err := conn.QueryRowContext(ctx, `SELECT GET_LOCK(?, ?)`, mysqlMigrationLock, timeout).Scan(&got); err != nil {
+		return nil, fmt.Errorf("taking the migration lock: %w", err)
+	}
+	if got.Int64 != 1 {
+		return nil, errors.New("taking the migration lock: another instance held it too long")
+	}
+	return func() {
+		_, _ = conn.ExecContext(context.Background(), `SELECT RELEASE_LOCK(?)`, mysqlMigrationLock)
+	}, nil
+}
+
+// isMySQLDuplicate reports whether err is ER_DUP_ENTRY, a primary-key or
+// unique violation.
+func isMySQLDuplicate(err error) bool {
+	var e *mysql.MySQLError
+	return errors.As(err, &e) && e.Number == 1062
+}
+
+// isMySQLRetryable reports a deadlock the server broke by aborting this
+// transaction (ER_LOCK_DEADLOCK) or a lock wait that timed out
+// (ER_LOCK_WAIT_TIMEOUT).
+func isMySQLRetryable(err error) bool {
+	var e *mysql.MySQLError
+	return errors.As(err, &e) && (e.Number == 1213 || e.Number == 1205)
+}

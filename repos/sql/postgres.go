@@ -1,0 +1,73 @@
+package sql
+
+import (
+	"context"
+	dbsql "database/sql"
+	"errors"
+	"fmt"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/stdlib"
+)
+
+// postgresDialect runs the store on PostgreSQL through pgx.
+var postgresDialect = &dialect{
+	name:             "postgres",
+	bind:             bindDollar,
+	connect:          connectPostgres,
+	isDuplicate:      isPostgresDuplicate,
+	lockMigrations:   lockPostgresMigrations,
+	transactionalDDL: true,
+	isRetryable:      isPostgresRetryable,
+}
+
+// postgresApplicationName is set on our connections unless the DSN names one,
+// so that an operator finds them in pg_stat_activity.
+const postgresApplicationName = "caddy-oauth2"
+
+// connectPostgres opens a pool on the database named by dsn, a URL
+// (postgres://user:pass@host:5432/db?sslmode=disable) or a key=value string,
+// as pgx parses them.
+func connectPostgres(ctx context.Context, dsn string) (pools, error) {
+	cfg, err := pgx.ParseConfig(dsn)
+	if err != nil {
+		// pgx's parse errors quote the DSN, password included.
+		return pools{}, errors.New("parsing postgres DSN: not a postgres:// URL or key=value string pgx accepts")
+	}
+	if _, ok := cfg.RuntimeParams["application_name"]; !ok {
+		cfg.RuntimeParams["application_name"] = postgresApplicationName
+	}
+	db := stdlib.OpenDB(*cfg)
+	configureServerPool(db)
+	return pools{read: db, write: db}, nil
+}
+
+// postgresMigrationLock is the key of the advisory lock that serialises
+// migrations (any constant will do; this is "oauth2" in ASCII).
+const postgresMigrationLock = 0x6f61757468_32
+
+// lockPostgresMigrations takes a session advisory lock on conn, waiting for an
+// instance that holds it to finish migrating.
+func lockPostgresMigrations(ctx context.Context, conn *dbsql.Conn) (func(), error) {
+	if _, err := conn.ExecContext(ctx, `SELECT pg_advisory_lock($1)`, postgresMigrationLock); err != nil {
+		return nil, fmt.Errorf("taking the migration lock: %w", err)
+	}
+	return func() {
+		_, _ = conn.ExecContext(context.Background(), `SELECT pg_advisory_unlock($1)`, postgresMigrationLock)
+	}, nil
+}
+
+// isPostgresDuplicate reports whether err is a unique violation (SQLSTATE
+// 23505), which primary keys raise too.
+func isPostgresDuplicate(err error) bool {
+	var e *pgconn.PgError
+	return errors.As(err, &e) && e.Code == "23505"
+}
+
+// isPostgresRetryable reports a serialization failure (40001) or a deadlock
+// the server broke by aborting this transaction (40P01).
+func isPostgresRetryable(err error) bool {
+	var e *pgconn.PgError
+	return errors.As(err, &e) && (e.Code == "40001" || e.Code == "40P01")
+}
