@@ -33,6 +33,7 @@ func parseCaddyfile(h httpcaddyfile.Helper) (caddyhttp.MiddlewareHandler, error)
 //	    encryption_key     <key>
 //	    access_token_ttl   <duration>
 //	    refresh_token_ttl  <duration>
+//	    purge_interval     <duration>|off
 //	    grants             <grant...>
 //	    default_scope      <scope...>
 //	    repository file    <path> [{
@@ -81,6 +82,13 @@ func (h *TokenHandler) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 			h.AccessTokenTTL, err = durationArg(d)
 		case "refresh_token_ttl":
 			h.RefreshTokenTTL, err = durationArg(d)
+		case "purge_interval":
+			var arg string
+			if arg, err = oneArg(d); err == nil && arg == "off" {
+				h.PurgeInterval = -1
+			} else if err == nil {
+				h.PurgeInterval, err = parsePositiveDuration(arg)
+			}
 		case "grants":
 			h.Grants, err = someArgs(d)
 			for _, g := range h.Grants {
@@ -178,6 +186,10 @@ func durationArg(d *caddyfile.Dispenser) (caddy.Duration, error) {
 	if err != nil {
 		return 0, err
 	}
+	return parsePositiveDuration(s)
+}
+
+func parsePositiveDuration(s string) (caddy.Duration, error) {
 	dur, err := caddy.ParseDuration(s)
 	if err != nil {
 		return 0, err

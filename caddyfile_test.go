@@ -26,6 +26,7 @@ func TestUnmarshalCaddyfile(t *testing.T) {
 		encryption_key lxZFUEsBCJ2Yb14IF2ygAHI5N4+ZAUXXaSeeJm6+twsUmIen
 		access_token_ttl 15m
 		refresh_token_ttl 90d
+		purge_interval 6h
 		grants password refresh_token
 		default_scope read
 		repository file /etc/caddy/oauth.json {
@@ -41,10 +42,17 @@ func TestUnmarshalCaddyfile(t *testing.T) {
 	assert.Equal(t, "lxZFUEsBCJ2Yb14IF2ygAHI5N4+ZAUXXaSeeJm6+twsUmIen", h.EncryptionKey)
 	assert.Equal(t, caddy.Duration(15*time.Minute), h.AccessTokenTTL)
 	assert.Equal(t, caddy.Duration(90*24*time.Hour), h.RefreshTokenTTL)
+	assert.Equal(t, caddy.Duration(6*time.Hour), h.PurgeInterval)
 	assert.Equal(t, []string{"password", "refresh_token"}, h.Grants)
 	assert.Equal(t, []string{"read"}, h.DefaultScope)
 	assert.JSONEq(t, `{"backend":"file","path":"/etc/caddy/oauth.json","tokens":{"driver":"sqlite","dsn":"/var/lib/caddy/tokens.db"}}`,
 		string(h.RepositoryRaw))
+}
+
+func TestUnmarshalCaddyfile_PurgeOff(t *testing.T) {
+	var h TokenHandler
+	require.NoError(t, h.UnmarshalCaddyfile(caddyfile.NewTestDispenser("oauth2_token {\n\tpurge_interval off\n}")))
+	assert.Negative(t, h.PurgeInterval)
 }
 
 func TestUnmarshalCaddyfile_Errors(t *testing.T) {
@@ -57,6 +65,8 @@ func TestUnmarshalCaddyfile_Errors(t *testing.T) {
 		{"unknown grant", "oauth2_token {\n\n\tgrants password implicit\n}", []string{"grants", "implicit", "Testfile:3"}},
 		{"bad duration", "oauth2_token {\n\taccess_token_ttl soon\n}", []string{"access_token_ttl", "Testfile:2"}},
 		{"negative duration", "oauth2_token {\n\trefresh_token_ttl -1h\n}", []string{"refresh_token_ttl", "positive", "Testfile:2"}},
+		{"purge_interval zero", "oauth2_token {\n\tpurge_interval 0s\n}", []string{"purge_interval", "positive", "Testfile:2"}},
+		{"purge_interval word", "oauth2_token {\n\tpurge_interval never\n}", []string{"purge_interval", "Testfile:2"}},
 		{"short encryption key", "oauth2_token {\n\tencryption_key tooshort\n}", []string{"encryption_key", "32 bytes", "Testfile:2"}},
 		{"private_key without path", "oauth2_token {\n\tprivate_key\n}", []string{"private_key", "Testfile:2"}},
 		{"private_key with three args", "oauth2_token {\n\tprivate_key a b c\n}", []string{"private_key", "Testfile:2"}},

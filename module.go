@@ -78,6 +78,14 @@ type TokenHandler struct {
 	// successor with a fresh lifetime. Default: 30d.
 	RefreshTokenTTL caddy.Duration `json:"refresh_token_ttl,omitempty"`
 
+	// PurgeInterval is how often expired refresh tokens, and those of families
+	// revoked longer ago than the access token lifetime, are deleted from the
+	// token store, in small batches. Default: 1h; the first purge runs within a
+	// minute of loading the config. A negative value (`off` in the Caddyfile)
+	// turns purging off, for deployments where one instance or an external job
+	// does it.
+	PurgeInterval caddy.Duration `json:"purge_interval,omitempty"`
+
 	// Grants are the enabled grant types. Default: refresh_token and
 	// client_credentials. The password grant must be named to be enabled: RFC 9700
 	// section 2.4 says it MUST NOT be used.
@@ -150,6 +158,7 @@ func (h *TokenHandler) Provision(ctx caddy.Context) error {
 	if err != nil {
 		return err
 	}
+	h.startPurge(ctx, store, accessTTL)
 	h.logger.Info("oauth2 token endpoint ready",
 		zap.String("algorithm", signer.Algorithm()),
 		zap.String("kid", signer.KeyID()),

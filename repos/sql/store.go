@@ -15,6 +15,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"sync"
 
 	"github.com/caddy-oauth2/caddy-oauth2/repos"
 )
@@ -26,6 +27,8 @@ type Store struct {
 	pools
 	stmts  statements
 	writes *batcher // token writes, committed in groups
+
+	purging sync.Mutex // held by the Purge in progress
 }
 
 // dialects are the databases Open supports, by driver name.

@@ -1,0 +1,121 @@
+package sql
+
+import (
+	"context"
+	dbsql "database/sql"
+	"fmt"
+	"strings"
+	"time"
+)
+
+// purgeBatch is how many refresh tokens one purge step reads, and so the most
+// rows one of its transactions deletes: small enough that the token writes
+// queued behind it (SQLite has one writer) wait milliseconds, not seconds.
+const purgeBatch = 500
+
+// purgePause separates purge steps, so that a sweep of a large table leaves
+// the database to the requests most of the time.
+const purgePause = 5 * time.Millisecond
+
+// queryPurgeScan reads the next batch of refresh tokens in primary-key
+// order, with the revocation of their families. Purging sweeps the table this
+// way because the tables have no index on expiry or family, which every
+// rotation would have to write.
+const queryPurgeScan = `SELECT t.id, t.family_id, t.expires_at, t.used_at IS NULL, f.revoked_at
+	FROM refresh_tokens t LEFT JOIN token_families f ON f.id = t.family_id
+	WHERE t.id > ? ORDER BY t.id LIMIT ?`
+
+// Purge deletes the token state no request can need any more, in small
+// batches, and returns how many refresh tokens it deleted:
+//
+//   - refresh tokens that expired before now: none can be rotated, and a
+//     replay of one can only be refused (it is, as unknown);
+//   - refresh tokens of families revoked before revokedBefore. Pass now minus
+//     the access token lifetime, so that access tokens recorded in a revoked
+//     family are reported revoked until they expire;
+//   - the family of each unused refresh token deleted. A family has one unused
+//     token, the newest; once it is gone the family cannot grow again, and any
+//     older (used) token left is refused as used or unknown either way.
+//
+// Instances sharing a database may purge at once; deleting is idempotent. A
+// purge already running on this Store makes Purge return at once.
+func (s *Store) Purge(ctx context.Context, now, revokedBefore time.Time) (deleted int, err error) {
+	if !s.purging.TryLock() {
+		return 0, nil
+	}
+	defer s.purging.Unlock()
+	nowUnix, cutoff := now.Unix(), revokedBefore.Unix()
+	after := ""
+	for {
+		tokens, families, last, n, err := s.purgeCandidates(ctx, after, nowUnix, cutoff)
+		if err != nil {
+			return deleted, err
+		}
+		if len(tokens) > 0 {
+			err := s.writes.do(ctx, func(ctx context.Context, tx *dbsql.Tx) error {
+				if err := s.deleteIn(ctx, tx, "refresh_tokens", tokens); err != nil {
+					return err
+				}
+				return s.deleteIn(ctx, tx, "token_families", families)
+			})
+			if err != nil {
+				return deleted, fmt.Errorf("purging tokens: %w", err)
+			}
+			deleted += len(tokens)
+		}
+		if n < purgeBatch {
+			return deleted, nil
+		}
+		after = last
+		select {
+		case <-ctx.Done():
+			return deleted, ctx.Err()
+		case <-time.After(purgePause):
+		}
+	}
+}
+
+// purgeCandidates reads the batch of refresh tokens after the id after and
+// returns those to delete, the families to delete with them, the last id read
+// and how many were read.
+func (s *Store) purgeCandidates(ctx context.Context, after string, now, revokedBefore int64) (tokens, families []any, last string, n int, err error) {
+	rows, err := s.read.QueryContext(ctx, rebind(s.dialect.bind, queryPurgeScan), after, purgeBatch)
+	if err != nil {
+		return nil, nil, "", 0, fmt.Errorf("reading tokens to purge: %w", err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var id, familyID string
+		var expiresAt int64
+		var unused bool
+		var revokedAt dbsql.NullInt64
+		if err := rows.Scan(&id, &familyID, &expiresAt, &unused, &revokedAt); err != nil {
+			return nil, nil, "", 0, fmt.Errorf("reading tokens to purge: %w", err)
+		}
+		n++
+		last = id
+		if expiresAt > now && (!revokedAt.Valid || revokedAt.Int64 >= revokedBefore) {
+			continue
+		}
+		tokens = append(tokens, id)
+		if unused {
+			families = append(families, familyID)
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return nil, nil, "", 0, fmt.Errorf("reading tokens to purge: %w", err)
+	}
+	return tokens, families, last, n, nil
+}
+
+// deleteIn deletes the rows of table whose id is among ids.
+func (s *Store) deleteIn(ctx context.Context, tx *dbsql.Tx, table string, ids []any) error {
+	if len(ids) == 0 {
+		return nil
+	}
+	q := "DELETE FROM " + table + " WHERE id IN (" + strings.TrimSuffix(strings.Repeat("?, ", len(ids)), ", ") + ")"
+	if _, err := tx.ExecContext(ctx, rebind(s.dialect.bind, q), ids...); err != nil {
+		return fmt.Errorf("deleting from %s: %w", table, err)
+	}
+	return nil
+}
