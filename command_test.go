@@ -1,0 +1,144 @@
+package caddyoauth2
+
+import (
+	"bytes"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	caddycmd "github.com/caddyserver/caddy/v2/cmd"
+	"github.com/spf13/cobra"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/caddy-oauth2/caddy-oauth2/repos/file"
+	reposql "github.com/caddy-oauth2/caddy-oauth2/repos/sql"
+)
+
+// oauth2Command runs the registered `caddy oauth2` command with args, as
+// caddycmd would, with Caddy's real config loading and placeholders.
+func oauth2Command(t *testing.T, args ...string) (stdout, stderr string, err error) {
+	t.Helper()
+	registered, ok := caddycmd.Commands()["oauth2"]
+	require.True(t, ok, "the oauth2 command is registered")
+	cmd := &cobra.Command{Use: "oauth2", Short: registered.Short, SilenceUsage: true, SilenceErrors: true}
+	registered.CobraFunc(cmd)
+	var out, errOut bytes.Buffer
+	cmd.SetArgs(args)
+	cmd.SetIn(strings.NewReader(""))
+	cmd.SetOut(&out)
+	cmd.SetErr(&errOut)
+	err = cmd.ExecuteContext(t.Context())
+	return out.String(), errOut.String(), err
+}
+
+func TestCommand_Registered(t *testing.T) {
+	registered, ok := caddycmd.Commands()["oauth2"]
+	require.True(t, ok)
+	cmd := &cobra.Command{Use: "oauth2"}
+	registered.CobraFunc(cmd)
+	var names []string
+	for _, c := range cmd.Commands() {
+		var subs []string
+		for _, s := range c.Commands() {
+			subs = append(subs, s.Name())
+		}
+		names = append(names, c.Name()+" "+strings.Join(subs, ","))
+	}
+	assert.ElementsMatch(t, []string{
+		"client add,list,remove,rotate-secret,show",
+		"user add,list,remove,set-password",
+		"scope add,list,remove",
+		"keygen ",
+	}, names)
+}
+
+// TestCommand_CaddyfileRepository: the commands find the repository in a
+// Caddyfile's oauth2_token directive, as `caddy run` would load it.
+func TestCommand_CaddyfileRepository(t *testing.T) {
+	dir := t.TempDir()
+	t.Setenv("OAUTH2_TEST_DIR", dir)
+	t.Setenv("XDG_DATA_HOME", filepath.Join(dir, "data"))
+
+	writeCaddyfile := func(name, directive string) string {
+		path := filepath.Join(dir, name)
+		site := ":8080 {\n\toauth2_token /oauth/token {\n\t\t" + directive + "\n\t}\n}\n"
+		require.NoError(t, os.WriteFile(path, []byte(site), 0o600))
+		return path
+	}
+	sqlScopes := func(t *testing.T, db string) []string {
+		t.Helper()
+		s, err := reposql.Open(t.Context(), "sqlite", db)
+		require.NoError(t, err)
+		defer s.Close()
+		scopes, err := s.ListScopes(t.Context())
+		require.NoError(t, err)
+		var ids []string
+		for _, sc := range scopes {
+			ids = append(ids, sc.ID)
+		}
+		return ids
+	}
+
+	t.Run("file", func(t *testing.T) {
+		cfg := writeCaddyfile("Caddyfile", "repository file {env.OAUTH2_TEST_DIR}/defs.json")
+		_, stderr, err := oauth2Command(t, "scope", "add", "read", "--config", cfg)
+		require.NoError(t, err)
+		assert.Contains(t, stderr, "caddy reload")
+		_, _, err = oauth2Command(t, "client", "add", "cli", "--public", "--scopes", "read", "--config", cfg)
+		require.NoError(t, err)
+
+		defs, err := file.Load(filepath.Join(dir, "defs.json"))
+		require.NoError(t, err)
+		cli, err := defs.Client(t.Context(), "cli")
+		require.NoError(t, err)
+		assert.Equal(t, []string{"read"}, cli.Scopes)
+
+		out, _, err := oauth2Command(t, "client", "list", "--config", cfg)
+		require.NoError(t, err)
+		assert.Regexp(t, `(?m)^cli\s+public`, out)
+	})
+
+	t.Run("sql", func(t *testing.T) {
+		db := filepath.Join(dir, "oauth2.db")
+		cfg := writeCaddyfile("sql.caddyfile", "repository sql sqlite "+db)
+		_, stderr, err := oauth2Command(t, "scope", "add", "write", "--config", cfg)
+		require.NoError(t, err)
+		assert.NotContains(t, stderr, "caddy reload", "a SQL repository's changes apply at once")
+		assert.Equal(t, []string{"write"}, sqlScopes(t, db))
+	})
+
+	t.Run("adapter", func(t *testing.T) {
+		db := filepath.Join(dir, "adapted.db")
+		cfg := writeCaddyfile("oauth2.conf", "repository sql sqlite "+db)
+		_, _, err := oauth2Command(t, "scope", "add", "admin", "--config", cfg, "--adapter", "caddyfile")
+		require.NoError(t, err)
+		assert.Equal(t, []string{"admin"}, sqlScopes(t, db))
+	})
+
+	t.Run("default repository", func(t *testing.T) {
+		cfg := writeCaddyfile("default.caddyfile", "grants refresh_token")
+		_, _, err := oauth2Command(t, "scope", "add", "profile", "--config", cfg)
+		require.NoError(t, err)
+		assert.Equal(t, []string{"profile"}, sqlScopes(t, filepath.Join(dir, "data", "caddy", "oauth2", "oauth2.db")),
+			"sql sqlite <caddy data dir>/oauth2/oauth2.db")
+	})
+
+	t.Run("--repository", func(t *testing.T) {
+		db := filepath.Join(dir, "direct.db")
+		t.Setenv("OAUTH2_TEST_DB", db)
+		_, _, err := oauth2Command(t, "scope", "add", "email", "--repository", "sql sqlite {env.OAUTH2_TEST_DB}")
+		require.NoError(t, err)
+		assert.Equal(t, []string{"email"}, sqlScopes(t, db))
+	})
+
+	t.Run("handlers disagree", func(t *testing.T) {
+		path := filepath.Join(dir, "two.caddyfile")
+		two := ":8080 {\n\toauth2_token /a {\n\t\trepository file a.json\n\t}\n\toauth2_token /b {\n\t\trepository sql sqlite b.db\n\t}\n}\n"
+		require.NoError(t, os.WriteFile(path, []byte(two), 0o600))
+		_, _, err := oauth2Command(t, "scope", "list", "--config", path)
+		require.ErrorContains(t, err, "use 2 different repositories")
+		assert.ErrorContains(t, err, "choose one with --repository")
+	})
+}

@@ -1,0 +1,188 @@
+package manage
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"github.com/caddy-oauth2/caddy-oauth2/repos"
+)
+
+// Descriptions of unrestricted client lists.
+const (
+	allGrants         = "(all enabled)"
+	allScopes         = "(all)"
+	directiveDefaults = "(directive's)"
+)
+
+// ClientSpec describes a client to add. A nil list leaves the client
+// unrestricted (every enabled grant, every scope, the directive's default
+// scope); an empty one allows nothing.
+type ClientSpec struct {
+	ID           string
+	Name         string
+	Grants       []string
+	Scopes       []string
+	DefaultScope []string
+	// Public makes a client without a secret, for apps that cannot keep one
+	// (RFC 6749 §2.1).
+	Public bool
+}
+
+// AddClient adds a client. A confidential client gets a generated secret,
+// which is printed to Out, once, and stored only as a hash. It fails if a
+// client with the id exists: replacing one would silently change its secret.
+func (m *Manager) AddClient(ctx context.Context, spec ClientSpec) error {
+	if err := checkClientID(spec.ID); err != nil {
+		return err
+	}
+	if err := checkGrants(spec.Grants, spec.Public); err != nil {
+		return err
+	}
+	if err := m.checkScopes(ctx, "--scopes", spec.Scopes); err != nil {
+		return err
+	}
+	if err := m.checkScopes(ctx, "--default-scope", spec.DefaultScope); err != nil {
+		return err
+	}
+	if err := checkDefaultScope(spec.DefaultScope, spec.Scopes); err != nil {
+		return err
+	}
+	if _, err := m.Store.Client(ctx, spec.ID); err == nil {
+		return fmt.Errorf("client %q already exists (remove it first, or use rotate-secret for a new secret)", spec.ID)
+	} else if !errors.Is(err, repos.ErrNotFound) {
+		return err
+	}
+
+	c := repos.Client{
+		ID:           spec.ID,
+		Name:         spec.Name,
+		Grants:       spec.Grants,
+		Scopes:       spec.Scopes,
+		DefaultScope: spec.DefaultScope,
+	}
+	var secret string
+	if !spec.Public {
+		secret = newClientSecret()
+		h, err := m.hash([]byte(secret))
+		if err != nil {
+			return err
+		}
+		c.SecretHash = h
+	}
+	if err := m.Store.PutClient(ctx, c); err != nil {
+		return fmt.Errorf("adding client %q: %w", spec.ID, err)
+	}
+	if spec.Public {
+		m.changed("Added public client %q (no secret).", spec.ID)
+		return nil
+	}
+	m.changed("Added confidential client %q. Its secret, printed below, is shown only this once: store it now.", spec.ID)
+	fmt.Fprintln(m.Out, secret)
+	return nil
+}
+
+// RotateClientSecret gives a confidential client a new generated secret,
+// printed to Out once; the old secret stops working as soon as Caddy sees the
+// change. A public client is refused: giving it a secret would change what
+// kind of client it is, which its app does not expect.
+func (m *Manager) RotateClientSecret(ctx context.Context, id string) error {
+	c, err := m.client(ctx, id)
+	if err != nil {
+		return err
+	}
+	if !c.Confidential() {
+		return fmt.Errorf("client %q is public: it has no secret to rotate", id)
+	}
+	secret := newClientSecret()
+	if c.SecretHash, err = m.hash([]byte(secret)); err != nil {
+		return err
+	}
+	if err := m.Store.PutClient(ctx, *c); err != nil {
+		return fmt.Errorf("storing client %q: %w", id, err)
+	}
+	m.changed("New secret for client %q, printed below, is shown only this once: store it now. The old secret no longer works.", id)
+	fmt.Fprintln(m.Out, secret)
+	return nil
+}
+
+// RemoveClient deletes a client. Its outstanding refresh tokens stop working,
+// since a refresh authenticates the client first.
+func (m *Manager) RemoveClient(ctx context.Context, id string) error {
+	if err := m.Store.DeleteClient(ctx, id); err != nil {
+		return notFound(err, "client", id)
+	}
+	m.changed("Removed client %q.", id)
+	return nil
+}
+
+// ListClients prints a table of the clients, without their secrets' hashes.
+func (m *Manager) ListClients(ctx context.Context) error {
+	clients, err := m.Store.ListClients(ctx)
+	if err != nil {
+		return err
+	}
+	if len(clients) == 0 {
+		fmt.Fprintln(m.Err, "No clients.")
+		return nil
+	}
+	t := newTable(m.Out, "ID", "TYPE", "NAME", "GRANTS", "SCOPES", "DEFAULT SCOPE")
+	for _, c := range clients {
+		t.row(c.ID, clientType(&c), c.Name,
+			describeList(c.Grants, allGrants),
+			describeList(c.Scopes, allScopes),
+			describeList(c.DefaultScope, directiveDefaults))
+	}
+	return t.flush()
+}
+
+// ShowClient prints one client, without its secret's hash.
+func (m *Manager) ShowClient(ctx context.Context, id string) error {
+	c, err := m.client(ctx, id)
+	if err != nil {
+		return err
+	}
+	kind := "public (no secret)"
+	if c.Confidential() {
+		kind = "confidential (authenticates with a secret)"
+	}
+	t := newTable(m.Out, "id:", c.ID)
+	t.row("name:", c.Name)
+	t.row("type:", kind)
+	t.row("grants:", describeList(c.Grants, "(all the directive enables)"))
+	t.row("scopes:", describeList(c.Scopes, "(all declared scopes)"))
+	t.row("default scope:", describeList(c.DefaultScope, "(the directive's default_scope)"))
+	return t.flush()
+}
+
+// client looks up a client, with a clear error for an unknown id.
+func (m *Manager) client(ctx context.Context, id string) (*repos.Client, error) {
+	c, err := m.Store.Client(ctx, id)
+	if err != nil {
+		return nil, notFound(err, "client", id)
+	}
+	return c, nil
+}
+
+// clientType is the TYPE column of the client list.
+func clientType(c *repos.Client) string {
+	if c.Confidential() {
+		return "confidential"
+	}
+	return "public"
+}
+
+// notFound words a repos.ErrNotFound for the user, naming what was looked
+// for; other errors pass unchanged.
+func notFound(err error, what, id string) error {
+	if errors.Is(err, repos.ErrNotFound) {
+		return &notFoundError{what: what, id: id}
+	}
+	return err
+}
+
+// notFoundError is an unknown id. It is repos.ErrNotFound to errors.Is.
+type notFoundError struct{ what, id string }
+
+func (e *notFoundError) Error() string { return fmt.Sprintf("no %s %q", e.what, e.id) }
+func (e *notFoundError) Unwrap() error { return repos.ErrNotFound }

@@ -1,0 +1,86 @@
+package manage
+
+import (
+	"bytes"
+	"path/filepath"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+	"golang.org/x/crypto/bcrypt"
+
+	"github.com/caddy-oauth2/caddy-oauth2/repos/file"
+)
+
+// testHash is bcrypt at its lowest cost, so that the tests stay quick;
+// Caddy's commands hash at caddyauth's default cost.
+func testHash(p []byte) ([]byte, error) {
+	return bcrypt.GenerateFromPassword(p, bcrypt.MinCost)
+}
+
+// fixture is a Manager on a fresh repository with its output captured.
+type fixture struct {
+	*Manager
+	out, err bytes.Buffer
+	loc      Location
+}
+
+// backends are the two kinds of repository every management test runs on.
+var backends = []struct {
+	name string
+	loc  func(dir string) Location
+}{
+	{"sql", func(dir string) Location {
+		return Location{Backend: BackendSQL, Driver: "sqlite", DSN: filepath.Join(dir, "oauth2.db")}
+	}},
+	{"file", func(dir string) Location {
+		return Location{Backend: BackendFile, Path: filepath.Join(dir, "oauth2.json")}
+	}},
+}
+
+// eachBackend runs test on a fresh fixture of every backend.
+func eachBackend(t *testing.T, test func(t *testing.T, f *fixture)) {
+	for _, b := range backends {
+		t.Run(b.name, func(t *testing.T) {
+			test(t, newFixture(t, b.loc(t.TempDir())))
+		})
+	}
+}
+
+func newFixture(t *testing.T, loc Location) *fixture {
+	t.Helper()
+	store, err := OpenStore(t.Context(), loc)
+	require.NoError(t, err)
+	t.Cleanup(func() { require.NoError(t, store.Close()) })
+	f := &fixture{loc: loc}
+	f.Manager = &Manager{Store: store, Out: &f.out, Err: &f.err, Hash: testHash}
+	return f
+}
+
+// reset forgets the output so far.
+func (f *fixture) reset() {
+	f.out.Reset()
+	f.err.Reset()
+}
+
+// scopes declares scopes.
+func (f *fixture) scopes(t *testing.T, ids ...string) {
+	t.Helper()
+	for _, id := range ids {
+		require.NoError(t, f.AddScope(t.Context(), id, ""))
+	}
+	f.reset()
+}
+
+// checkFile checks that a file repository still loads as Caddy loads it.
+func (f *fixture) checkFile(t *testing.T) {
+	t.Helper()
+	if f.loc.Backend == BackendFile {
+		_, err := file.Load(f.loc.Path)
+		require.NoError(t, err, "the definitions file must still load")
+	}
+}
+
+// password returns a PasswordFunc that supplies p.
+func password(p string) PasswordFunc {
+	return func() ([]byte, error) { return []byte(p), nil }
+}
