@@ -79,6 +79,7 @@ func TestOpen_ConfiguresEveryConnection(t *testing.T) {
 			assert.Equal(t, "5000", pragma(t, db, "busy_timeout"))
 			assert.Equal(t, "1", pragma(t, db, "foreign_keys"))
 			assert.Equal(t, "1", pragma(t, db, "synchronous"), "NORMAL")
+			assert.Equal(t, "-65536", pragma(t, db, "cache_size"), "64 MiB")
 		})
 	}
 	_, err := s.read.ExecContext(t.Context(), `DELETE FROM scopes`)
