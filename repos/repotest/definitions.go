@@ -48,6 +48,23 @@ func runDefinitions(t *testing.T, newBackend NewBackend) {
 		}
 	})
 
+	// A client id or username comes from the request, so it may be any
+	// bytes: ones a database refuses to compare (PostgreSQL rejects a NUL
+	// or invalid UTF-8) must be unknown, not a failure that answers 500.
+	t.Run("KeysNoDatabaseCanHoldAreNotFound", func(t *testing.T) {
+		defs, _ := newBackend(t, fixture())
+		for _, key := range []string{"web\x00", "a\x00b", "\xff\xfe", "web\xc3"} {
+			_, err := defs.Client(t.Context(), key)
+			assert.ErrorIs(t, err, repos.ErrNotFound, "client %q", key)
+			_, err = defs.UserByUsername(t.Context(), key)
+			assert.ErrorIs(t, err, repos.ErrNotFound, "username %q", key)
+			_, err = defs.UserByID(t.Context(), key)
+			assert.ErrorIs(t, err, repos.ErrNotFound, "user id %q", key)
+			_, err = defs.Scope(t.Context(), key)
+			assert.ErrorIs(t, err, repos.ErrNotFound, "scope %q", key)
+		}
+	})
+
 	t.Run("NilAndEmptyListsDiffer", func(t *testing.T) {
 		defs, _ := newBackend(t, fixture())
 
