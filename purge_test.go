@@ -21,7 +21,7 @@ func TestPurge_RunsInTheBackgroundUntilTheConfigStops(t *testing.T) {
 	t.Cleanup(func() { require.NoError(t, store.Close()) })
 	expired := func(id string) repos.RefreshToken {
 		return repos.RefreshToken{ID: id, FamilyID: "f-" + id, ClientID: "web",
-			ExpiresAt: time.Now().Add(-time.Minute), AccessTokenID: "at-" + id}
+			ExpiresAt: time.Now().Add(-time.Hour), AccessTokenID: "at-" + id}
 	}
 	gone := func(id string) bool {
 		_, _, err := store.RefreshTokenState(context.Background(), id)

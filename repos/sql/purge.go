@@ -13,6 +13,13 @@ import (
 // queued behind it (SQLite has one writer) wait milliseconds, not seconds.
 const purgeBatch = 500
 
+// purgeGrace is how long after its expiry a refresh token is kept. A
+// rotation checks expiry against the time its request began, which may be
+// a moment before the purge reads the token, or on another instance whose
+// clock lags: the grace keeps the purge from deleting a token, and its
+// family, as such a rotation consumes it.
+const purgeGrace = 10 * time.Minute
+
 // purgePause separates purge steps, so that a sweep of a large table leaves
 // the database to the requests most of the time.
 const purgePause = 5 * time.Millisecond
@@ -28,14 +35,19 @@ const queryPurgeScan = `SELECT t.id, t.family_id, t.expires_at, t.used_at IS NUL
 // Purge deletes the token state no request can need any more, in small
 // batches, and returns how many refresh tokens it deleted:
 //
-//   - refresh tokens that expired before now: none can be rotated, and a
-//     replay of one can only be refused (it is, as unknown);
+//   - refresh tokens that expired before now, less purgeGrace: none can be
+//     rotated. A replay of one is refused as unknown, and so no longer revokes
+//     its family as a replay of a stored used token does: the detection of a
+//     replay lasts as long as the token's lifetime (refresh_token_ttl), plus
+//     the time until the next purge;
 //   - refresh tokens of families revoked before revokedBefore. Pass now minus
 //     the access token lifetime, so that access tokens recorded in a revoked
 //     family are reported revoked until they expire;
 //   - the family of each unused refresh token deleted. A family has one unused
 //     token, the newest; once it is gone the family cannot grow again, and any
-//     older (used) token left is refused as used or unknown either way.
+//     older (used) token left is refused as used or unknown either way. Should
+//     a racing rotation have left the family a live token after all, a replay
+//     writes the family's row anew, revoked (queryRevokeFamily).
 //
 // Instances sharing a database may purge at once; deleting is idempotent. A
 // purge already running on this Store makes Purge return at once.
@@ -44,10 +56,10 @@ func (s *Store) Purge(ctx context.Context, now, revokedBefore time.Time) (delete
 		return 0, nil
 	}
 	defer s.purging.Unlock()
-	nowUnix, cutoff := now.Unix(), revokedBefore.Unix()
+	expiredBefore, cutoff := now.Add(-purgeGrace).Unix(), revokedBefore.Unix()
 	after := ""
 	for {
-		tokens, families, last, n, err := s.purgeCandidates(ctx, after, nowUnix, cutoff)
+		tokens, families, last, n, err := s.purgeCandidates(ctx, after, expiredBefore, cutoff)
 		if err != nil {
 			return deleted, err
 		}
@@ -78,7 +90,7 @@ func (s *Store) Purge(ctx context.Context, now, revokedBefore time.Time) (delete
 // purgeCandidates reads the batch of refresh tokens after the id after and
 // returns those to delete, the families to delete with them, the last id read
 // and how many were read.
-func (s *Store) purgeCandidates(ctx context.Context, after string, now, revokedBefore int64) (tokens, families []any, last string, n int, err error) {
+func (s *Store) purgeCandidates(ctx context.Context, after string, expiredBefore, revokedBefore int64) (tokens, families []any, last string, n int, err error) {
 	rows, err := s.read.QueryContext(ctx, rebind(s.dialect.bind, queryPurgeScan), after, purgeBatch)
 	if err != nil {
 		return nil, nil, "", 0, fmt.Errorf("reading tokens to purge: %w", err)
@@ -94,7 +106,7 @@ func (s *Store) purgeCandidates(ctx context.Context, after string, now, revokedB
 		}
 		n++
 		last = id
-		if expiresAt > now && (!revokedAt.Valid || revokedAt.Int64 >= revokedBefore) {
+		if expiresAt > expiredBefore && (!revokedAt.Valid || revokedAt.Int64 >= revokedBefore) {
 			continue
 		}
 		tokens = append(tokens, id)

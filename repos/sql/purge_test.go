@@ -75,6 +75,47 @@ func TestPurge_DeletesWhatNoRequestNeeds(t *testing.T) {
 	})
 }
 
+// A token is kept a while after its expiry: a rotation that read the clock
+// just before the token expired may be about to consume it.
+func TestPurge_KeepsJustExpiredTokens(t *testing.T) {
+	forEachDialect(t, func(t *testing.T, open func() *Store) {
+		s := open()
+		now := time.Now()
+		require.NoError(t, s.Issue(t.Context(), repos.RefreshToken{ID: "rt", FamilyID: "f", ClientID: "web",
+			ExpiresAt: now.Add(-purgeGrace / 2), AccessTokenID: "at"}))
+		deleted, err := s.Purge(t.Context(), now, now)
+		require.NoError(t, err)
+		assert.Zero(t, deleted)
+		deleted, err = s.Purge(t.Context(), now.Add(purgeGrace), now)
+		require.NoError(t, err)
+		assert.Equal(t, 1, deleted, "past the grace it goes")
+	})
+}
+
+// Should a purge delete the row of a family that still has a live token (a
+// rotation raced it), a replay in that family revokes the live token all the
+// same.
+func TestReplay_RevokesAFamilyWhoseRowIsGone(t *testing.T) {
+	forEachDialect(t, func(t *testing.T, open func() *Store) {
+		s := open()
+		ctx := t.Context()
+		now := time.Now()
+		token := func(id string) repos.RefreshToken {
+			return repos.RefreshToken{ID: id, FamilyID: "f", ClientID: "web", ExpiresAt: now.Add(time.Hour), AccessTokenID: "at-" + id}
+		}
+		require.NoError(t, s.Issue(ctx, token("r1")))
+		require.NoError(t, s.Rotate(ctx, "r1", now, token("r2")))
+		_, err := s.write.ExecContext(ctx, `DELETE FROM token_families`)
+		require.NoError(t, err)
+
+		assert.ErrorIs(t, s.Rotate(ctx, "r1", now, token("r3")), repos.ErrTokenUsed)
+		_, revoked, err := s.RefreshTokenState(ctx, "r2")
+		require.NoError(t, err)
+		assert.True(t, revoked, "the replay revoked the live successor")
+		assert.ErrorIs(t, s.Rotate(ctx, "r2", now, token("r4")), repos.ErrTokenRevoked)
+	})
+}
+
 func TestPurge_SweepsPastOneBatch(t *testing.T) {
 	forEachDialect(t, func(t *testing.T, open func() *Store) {
 		s := open()

@@ -52,7 +52,16 @@ const (
 	queryInsertFamily = `INSERT INTO token_families (id) VALUES (?)`
 	// queryRevokeFamily revokes every refresh token of a family, and the
 	// access tokens recorded with them, keeping an earlier revocation's time.
-	queryRevokeFamily = `UPDATE token_families SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL`
+	// It writes the family's row if there is none: a purge that raced a
+	// rotation may have deleted the row of a family that still has a live
+	// token, and a replay must revoke that token all the same.
+	queryRevokeFamily = `INSERT INTO token_families (id, revoked_at) VALUES (?, ?)
+		ON CONFLICT (id) DO UPDATE SET revoked_at = excluded.revoked_at WHERE token_families.revoked_at IS NULL`
+	// queryRevokeFamilyMySQL is queryRevokeFamily in MySQL's words.
+	// token_families has no unique key but its primary key, so ON DUPLICATE
+	// KEY UPDATE can only meet the family's own row.
+	queryRevokeFamilyMySQL = `INSERT INTO token_families (id, revoked_at) VALUES (?, ?)
+		ON DUPLICATE KEY UPDATE revoked_at = COALESCE(revoked_at, VALUES(revoked_at))`
 )
 
 // prepare prepares every statement on the pool that runs it.
@@ -81,7 +90,11 @@ func (s *Store) prepare(ctx context.Context) error {
 	st.refreshStatus = p(s.write, queryRefreshStatus)
 	st.insertRefresh = p(s.write, queryInsertRefresh)
 	st.insertFamily = p(s.write, queryInsertFamily)
-	st.revokeFamily = p(s.write, queryRevokeFamily)
+	if s.dialect == mysqlDialect {
+		st.revokeFamily = p(s.write, queryRevokeFamilyMySQL)
+	} else {
+		st.revokeFamily = p(s.write, queryRevokeFamily)
+	}
 	return err
 }
 

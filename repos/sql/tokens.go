@@ -105,7 +105,7 @@ func (s *Store) RevokeFamily(ctx context.Context, familyID string) error {
 // revocation. It is one row however long the family: every member reads its
 // revocation from there.
 func (s *Store) revokeFamily(ctx context.Context, tx *dbsql.Tx, familyID string, now int64) error {
-	if _, err := tx.StmtContext(ctx, s.stmts.revokeFamily).ExecContext(ctx, now, familyID); err != nil {
+	if _, err := tx.StmtContext(ctx, s.stmts.revokeFamily).ExecContext(ctx, familyID, now); err != nil {
 		return fmt.Errorf("revoking token family: %w", err)
 	}
 	return nil
