@@ -138,7 +138,10 @@ func (b *batcher) drain(batch []*writeOp) []*writeOp {
 // run executes a batch in one transaction. If any write fails unexpectedly,
 // the whole transaction is rolled back (a failed write may have half-applied)
 // and every write of the batch runs again alone, so one bad write cannot take
-// the others down with it.
+// the others down with it. A failed COMMIT is different: over a network the
+// commit may have happened although its answer was lost, and running a
+// rotation again would then find its own token used and revoke the family.
+// Every write of the batch gets the error instead.
 func (b *batcher) run(batch []*writeOp) {
 	if len(batch) == 1 {
 		batch[0].result <- b.runAlone(batch[0])
@@ -158,14 +161,20 @@ func (b *batcher) run(batch []*writeOp) {
 		}
 		return nil
 	})
-	if err != nil {
+	var commitErr *commitError
+	switch {
+	case errors.As(err, &commitErr):
+		for _, op := range batch {
+			op.result <- err
+		}
+	case err != nil:
 		for _, op := range batch {
 			op.result <- b.runAlone(op)
 		}
-		return
-	}
-	for i, op := range batch {
-		op.result <- results[i]
+	default:
+		for i, op := range batch {
+			op.result <- results[i]
+		}
 	}
 }
 
@@ -194,6 +203,8 @@ func (b *batcher) runAlone(op *writeOp) error {
 		if err == nil {
 			return result
 		}
+		// A COMMIT the database refused as a deadlock or serialization
+		// failure did not happen; any other failed COMMIT may have.
 		if attempt == maxAttempts || b.retryable == nil || !b.retryable(err) {
 			return err
 		}
@@ -211,10 +222,17 @@ func (b *batcher) inTx(body func(tx *dbsql.Tx) error) error {
 		return err
 	}
 	if err := tx.Commit(); err != nil {
-		return fmt.Errorf("committing token write: %w", err)
+		return &commitError{err}
 	}
 	return nil
 }
+
+// commitError is a failed COMMIT, whose writes may or may not have been
+// made durable.
+type commitError struct{ err error }
+
+func (e *commitError) Error() string { return "committing token write: " + e.err.Error() }
+func (e *commitError) Unwrap() error { return e.err }
 
 // isOutcome reports whether err is an answer about the token rather than a
 // failure: the transaction that produced it is sound and is committed.

@@ -2,8 +2,10 @@ package sql
 
 import (
 	"context"
+	dbsql "database/sql"
 	"path/filepath"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -79,4 +81,61 @@ func TestBatch_WritesAfterCloseFail(t *testing.T) {
 	require.NoError(t, err)
 	require.NoError(t, s.Close())
 	assert.ErrorIs(t, s.Issue(t.Context(), benchToken(benchID(), time.Now())), errStoreClosed)
+}
+
+// A batch whose COMMIT fails is not run again: over a network the commit may
+// have happened, and a rotation run twice would find its token used and
+// revoke its own family. Here the COMMIT fails on a deferred foreign key.
+func TestBatch_FailedCommitIsNotRunAgain(t *testing.T) {
+	s := openSQLite(t, filepath.Join(t.TempDir(), "oauth2.db"))
+	ctx := t.Context()
+	for _, q := range []string{
+		`CREATE TABLE parent (id INTEGER PRIMARY KEY)`,
+		`CREATE TABLE child (p INTEGER REFERENCES parent (id) DEFERRABLE INITIALLY DEFERRED)`,
+	} {
+		_, err := s.write.ExecContext(ctx, q)
+		require.NoError(t, err)
+	}
+
+	// The first write holds the writer until the others are queued, so they
+	// form the next batch together.
+	started, release := make(chan struct{}), make(chan struct{})
+	first := make(chan error, 1)
+	go func() {
+		first <- s.writes.do(ctx, func(context.Context, *dbsql.Tx) error {
+			close(started)
+			<-release
+			return nil
+		})
+	}()
+	<-started
+
+	const n = 8
+	var calls [n]atomic.Int32
+	errs := make([]error, n)
+	var wg sync.WaitGroup
+	for i := range n {
+		wg.Go(func() {
+			errs[i] = s.writes.do(ctx, func(ctx context.Context, tx *dbsql.Tx) error {
+				calls[i].Add(1)
+				if i < n-1 {
+					_, err := tx.ExecContext(ctx, `INSERT INTO parent DEFAULT VALUES`)
+					return err
+				}
+				// A child without a parent: the COMMIT fails.
+				_, err := tx.ExecContext(ctx, `INSERT INTO child (p) VALUES (999)`)
+				return err
+			})
+		})
+	}
+	time.Sleep(100 * time.Millisecond) // let every write queue behind the first
+	close(release)
+	require.NoError(t, <-first)
+	wg.Wait()
+
+	for i := range n {
+		var commitErr *commitError
+		assert.ErrorAs(t, errs[i], &commitErr, "write %d", i)
+		assert.Equal(t, int32(1), calls[i].Load(), "write %d ran once", i)
+	}
 }

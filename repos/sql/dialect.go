@@ -28,10 +28,12 @@ type dialect struct {
 	// isDuplicate reports whether err is a primary-key or unique violation.
 	isDuplicate func(err error) bool
 
-	// lockMigrations, if set, takes a lock on conn that keeps other instances
-	// from migrating until release is called. Without it, the migration
-	// transaction itself must exclude them (SQLite's BEGIN IMMEDIATE does).
-	lockMigrations func(ctx context.Context, conn *dbsql.Conn) (release func(), err error)
+	// lockMigrations, if set, takes a lock that keeps other instances from
+	// migrating: in tx, the migration transaction, where DDL is
+	// transactional, and otherwise for conn's session until release is
+	// called. Without it, the migration transaction itself must exclude them
+	// (SQLite's BEGIN IMMEDIATE does).
+	lockMigrations func(ctx context.Context, conn *dbsql.Conn, tx *dbsql.Tx) (release func(), err error)
 
 	// transactionalDDL reports whether schema changes can be rolled back, so a
 	// migration runs in one transaction; MySQL commits each DDL statement.

@@ -102,19 +102,18 @@ func migrate(ctx context.Context, db *dbsql.DB, d *dialect) error {
 		return fmt.Errorf("connecting for migrations: %w", err)
 	}
 	defer conn.Close()
-	if d.lockMigrations != nil {
-		release, err := d.lockMigrations(ctx, conn)
-		if err != nil {
-			return err
-		}
-		defer release()
-	}
 	if d.transactionalDDL {
 		tx, err := conn.BeginTx(ctx, nil)
 		if err != nil {
 			return fmt.Errorf("beginning migration: %w", err)
 		}
 		defer func() { _ = tx.Rollback() }()
+		if d.lockMigrations != nil {
+			// Held until the transaction ends, however it ends.
+			if _, err := d.lockMigrations(ctx, conn, tx); err != nil {
+				return err
+			}
+		}
 		if err := applyMigrations(ctx, tx, d, ms); err != nil {
 			return err
 		}
@@ -122,6 +121,13 @@ func migrate(ctx context.Context, db *dbsql.DB, d *dialect) error {
 			return fmt.Errorf("committing migrations: %w", err)
 		}
 		return nil
+	}
+	if d.lockMigrations != nil {
+		release, err := d.lockMigrations(ctx, conn, nil)
+		if err != nil {
+			return err
+		}
+		defer release()
 	}
 	return applyMigrations(ctx, conn, d, ms)
 }

@@ -3,6 +3,7 @@ package sql
 import (
 	"context"
 	dbsql "database/sql"
+	"database/sql/driver"
 	"errors"
 	"fmt"
 	"time"
@@ -55,25 +56,34 @@ func connectMySQL(ctx context.Context, dsn string) (pools, error) {
 	return pools{read: db, write: db}, nil
 }
 
-// mysqlMigrationLock names the lock that serialises migrations.
-const mysqlMigrationLock = "caddy-oauth2-migrations"
+// mysqlMigrationLock prefixes the name of the lock that serialises
+// migrations; the database's name completes it, since MySQL's named locks are
+// server-wide and other databases need not wait. A name has at most 64
+// characters.
+const mysqlMigrationLock = `LEFT(CONCAT('caddy-oauth2:', DATABASE()), 64)`
 
 // lockMySQLMigrations takes a named lock for conn's session, waiting for an
-// instance that holds it to finish migrating.
-func lockMySQLMigrations(ctx context.Context, conn *dbsql.Conn) (func(), error) {
+// instance that holds it to finish migrating. Should the release fail, the
+// connection is discarded rather than returned to the pool still holding the
+// lock.
+func lockMySQLMigrations(ctx context.Context, conn *dbsql.Conn, _ *dbsql.Tx) (func(), error) {
 	timeout := 60
 	if deadline, ok := ctx.Deadline(); ok {
 		timeout = max(1, int(time.Until(deadline).Seconds()))
 	}
 	var got dbsql.NullInt64
-	if err := conn.QueryRowContext(ctx, `SELECT GET_LOCK(?, ?)`, mysqlMigrationLock, timeout).Scan(&got); err != nil {
+	if err := conn.QueryRowContext(ctx, `SELECT GET_LOCK(`+mysqlMigrationLock+`, ?)`, timeout).Scan(&got); err != nil {
 		return nil, fmt.Errorf("taking the migration lock: %w", err)
 	}
-	if got.Int64 != 1 {
-		return nil, errors.New("taking the migration lock: another instance held it too long")
+	if !got.Valid || got.Int64 != 1 {
+		return nil, fmt.Errorf("taking the migration lock: another instance held it for %d s", timeout)
 	}
 	return func() {
-		_, _ = conn.ExecContext(context.Background(), `SELECT RELEASE_LOCK(?)`, mysqlMigrationLock)
+		var released dbsql.NullInt64
+		err := conn.QueryRowContext(context.Background(), `SELECT RELEASE_LOCK(`+mysqlMigrationLock+`)`).Scan(&released)
+		if err != nil || released.Int64 != 1 {
+			_ = conn.Raw(func(any) error { return driver.ErrBadConn })
+		}
 	}, nil
 }
 

@@ -19,7 +19,10 @@ var postgresDialect = &dialect{
 	isDuplicate:      isPostgresDuplicate,
 	lockMigrations:   lockPostgresMigrations,
 	transactionalDDL: true,
-	isRetryable:      isPostgresRetryable,
+	// READ COMMITTED whatever the server's or role's default: a rotation that
+	// loses the race for a token reads, in its next statement, why it lost.
+	txOptions:   &dbsql.TxOptions{Isolation: dbsql.LevelReadCommitted},
+	isRetryable: isPostgresRetryable,
 }
 
 // postgresApplicationName is set on our connections unless the DSN names one,
@@ -47,15 +50,15 @@ func connectPostgres(ctx context.Context, dsn string) (pools, error) {
 // migrations (any constant will do; this is "oauth2" in ASCII).
 const postgresMigrationLock = 0x6f61757468_32
 
-// lockPostgresMigrations takes a session advisory lock on conn, waiting for an
-// instance that holds it to finish migrating.
-func lockPostgresMigrations(ctx context.Context, conn *dbsql.Conn) (func(), error) {
-	if _, err := conn.ExecContext(ctx, `SELECT pg_advisory_lock($1)`, postgresMigrationLock); err != nil {
+// lockPostgresMigrations takes a transaction advisory lock in the migration
+// transaction, waiting for an instance that holds it to finish migrating. It
+// is released when the transaction ends, so no unlock can fail or go to
+// another server connection (as it could behind a pooler such as PgBouncer).
+func lockPostgresMigrations(ctx context.Context, _ *dbsql.Conn, tx *dbsql.Tx) (func(), error) {
+	if _, err := tx.ExecContext(ctx, `SELECT pg_advisory_xact_lock($1)`, postgresMigrationLock); err != nil {
 		return nil, fmt.Errorf("taking the migration lock: %w", err)
 	}
-	return func() {
-		_, _ = conn.ExecContext(context.Background(), `SELECT pg_advisory_unlock($1)`, postgresMigrationLock)
-	}, nil
+	return func() {}, nil
 }
 
 // isPostgresDuplicate reports whether err is a unique violation (SQLSTATE
