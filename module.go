@@ -174,6 +174,9 @@ func (h *TokenHandler) Validate() error {
 	if h.RefreshTokenTTL < 0 {
 		return errors.New("refresh_token_ttl: must be positive")
 	}
+	if h.PurgeInterval > 0 && time.Duration(h.PurgeInterval) < minPurgeInterval {
+		return fmt.Errorf("purge_interval: must be at least %s, or off", minPurgeInterval)
+	}
 	for _, g := range h.Grants {
 		if !slices.Contains(supportedGrants, g) {
 			return fmt.Errorf("grants: unknown grant %q (want one of %v)", g, supportedGrants)

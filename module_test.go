@@ -72,6 +72,8 @@ func TestValidate_RejectsUnknownGrantsAndNegativeTTLs(t *testing.T) {
 	assert.ErrorContains(t, (&TokenHandler{Grants: []string{"implicit"}}).Validate(), "grants")
 	assert.ErrorContains(t, (&TokenHandler{AccessTokenTTL: -1}).Validate(), "access_token_ttl")
 	assert.ErrorContains(t, (&TokenHandler{RefreshTokenTTL: -1}).Validate(), "refresh_token_ttl")
+	assert.ErrorContains(t, (&TokenHandler{PurgeInterval: 1}).Validate(), "purge_interval")
+	assert.NoError(t, (&TokenHandler{PurgeInterval: -1}).Validate(), "purge_interval off")
 	assert.NoError(t, (&TokenHandler{Grants: []string{"password", "refresh_token"}}).Validate())
 }
 

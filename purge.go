@@ -13,6 +13,10 @@ import (
 // deleted when purge_interval is not set.
 const DefaultPurgeInterval = time.Hour
 
+// minPurgeInterval keeps a mistyped interval (1ns in JSON, say) from making
+// the purge a busy loop.
+const minPurgeInterval = time.Minute
+
 // maxFirstPurgeDelay bounds the wait for the first purge after a config
 // loads, so that a server restarted or reloaded more often than the interval
 // still purges.

@@ -95,6 +95,7 @@ func (e Env) run(f func(ctx context.Context, m *Manager, cmd *cobra.Command, arg
 		if err != nil {
 			return err
 		}
+		fmt.Fprintf(cmd.ErrOrStderr(), "Using the %s.\n", loc)
 		defer func() {
 			if cerr := store.Close(); cerr != nil && err == nil {
 				err = fmt.Errorf("closing %s: %w", loc, cerr)

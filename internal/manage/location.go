@@ -29,11 +29,17 @@ type Location struct {
 	Path    string
 }
 
-// String describes the location for messages. It never includes the DSN,
-// which may hold a password.
+// String describes the location for messages. It never includes the DSN of
+// a server database, which may hold a password; a SQLite DSN is a file path,
+// and which file was changed is what the user needs to know (the default one
+// lies under the data directory of the user running the command, who may not
+// be the user Caddy runs as).
 func (l Location) String() string {
-	if l.Backend == BackendFile {
+	switch {
+	case l.Backend == BackendFile:
 		return "definitions file " + l.Path
+	case l.Driver == "sqlite":
+		return "sqlite database " + l.DSN
 	}
 	return l.Driver + " database"
 }

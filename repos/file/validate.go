@@ -39,6 +39,12 @@ func (p *problems) err() error {
 	return errors.Join(p.errs...)
 }
 
+// MaxIDLength bounds client ids, user ids and usernames, in bytes: the
+// MySQL token store keeps a token's client and user in VARBINARY(255)
+// columns, and a longer id would fail every token write for that client
+// rather than fail here, at load.
+const MaxIDLength = 255
+
 // validate checks a decoded document as a whole.
 func validate(doc *document) error {
 	var p problems
@@ -64,6 +70,8 @@ func validate(doc *document) error {
 			p.add(entry, "id is empty")
 		case strings.Contains(c.ID, ":"):
 			p.add(entry, "id contains ':', which HTTP Basic authentication cannot carry")
+		case len(c.ID) > MaxIDLength:
+			p.add(entry, "id is longer than %d bytes", MaxIDLength)
 		case clients[c.ID]:
 			p.add(entry, "duplicate id")
 		}
@@ -98,6 +106,8 @@ func validate(doc *document) error {
 		switch {
 		case u.ID == "":
 			p.add(entry, "id is empty")
+		case len(u.ID) > MaxIDLength:
+			p.add(entry, "id is longer than %d bytes", MaxIDLength)
 		case ids[u.ID]:
 			p.add(entry, "duplicate id")
 		}
@@ -105,6 +115,8 @@ func validate(doc *document) error {
 		switch {
 		case u.Username == "":
 			p.add(entry, "username is empty")
+		case len(u.Username) > MaxIDLength:
+			p.add(entry, "username is longer than %d bytes", MaxIDLength)
 		case usernames[u.Username]:
 			p.add(entry, "duplicate username %q", u.Username)
 		}
