@@ -63,7 +63,8 @@ func (s *Store) rotate(ctx context.Context, tx *dbsql.Tx, oldID string, now int6
 // the transaction that failed to consume it, so they see the state that made
 // it fail. A used token presented again is a replay (RFC 9700 §4.14): its
 // family is revoked, whether or not it has expired since, because the
-// successors it produced may still be live in the wrong hands.
+// successors it produced may still be live in the wrong hands; that holds
+// until Purge deletes the expired token, after which it is unknown.
 func (s *Store) refuseRotation(ctx context.Context, tx *dbsql.Tx, oldID, nextFamilyID string, now int64) error {
 	var familyID string
 	var expiresAt int64
