@@ -123,6 +123,8 @@ type TokenStore interface {
 	// ErrTokenExpired, or ErrTokenUsed after revoking oldID's whole family (replay).
 	// ErrDuplicate if next's ID or AccessTokenID is taken; oldID is left unused then.
 	// next.FamilyID must be oldID's family; otherwise Rotate fails and changes nothing.
+	// Rotate is idempotent: called again with the same next after it succeeded
+	// (its answer lost), it succeeds and changes nothing.
 	Rotate(ctx context.Context, oldID string, now time.Time, next RefreshToken) error
 
 	// RevokeFamily revokes every refresh token of the family and so every access

@@ -138,10 +138,12 @@ func (b *batcher) drain(batch []*writeOp) []*writeOp {
 // run executes a batch in one transaction. If any write fails unexpectedly,
 // the whole transaction is rolled back (a failed write may have half-applied)
 // and every write of the batch runs again alone, so one bad write cannot take
-// the others down with it. A failed COMMIT is different: over a network the
-// commit may have happened although its answer was lost, and running a
-// rotation again would then find its own token used and revoke the family.
-// Every write of the batch gets the error instead.
+// the others down with it. So does a failed COMMIT, although over a network
+// the commit may have happened with its answer lost: every write is safe to
+// run again after its own commit. A rotation run again finds its successor
+// recorded and succeeds (Store.refuseRotation), a revocation or purge finds
+// its work done, and an Issue finds its ids taken and fails, which costs the
+// user a new login, not a family.
 func (b *batcher) run(batch []*writeOp) {
 	if len(batch) == 1 {
 		batch[0].result <- b.runAlone(batch[0])
@@ -161,20 +163,14 @@ func (b *batcher) run(batch []*writeOp) {
 		}
 		return nil
 	})
-	var commitErr *commitError
-	switch {
-	case errors.As(err, &commitErr):
-		for _, op := range batch {
-			op.result <- err
-		}
-	case err != nil:
+	if err != nil {
 		for _, op := range batch {
 			op.result <- b.runAlone(op)
 		}
-	default:
-		for i, op := range batch {
-			op.result <- results[i]
-		}
+		return
+	}
+	for i, op := range batch {
+		op.result <- results[i]
 	}
 }
 
@@ -203,8 +199,6 @@ func (b *batcher) runAlone(op *writeOp) error {
 		if err == nil {
 			return result
 		}
-		// A COMMIT the database refused as a deadlock or serialization
-		// failure did not happen; any other failed COMMIT may have.
 		if attempt == maxAttempts || b.retryable == nil || !b.retryable(err) {
 			return err
 		}

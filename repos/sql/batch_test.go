@@ -83,10 +83,12 @@ func TestBatch_WritesAfterCloseFail(t *testing.T) {
 	assert.ErrorIs(t, s.Issue(t.Context(), benchToken(benchID(), time.Now())), errStoreClosed)
 }
 
-// A batch whose COMMIT fails is not run again: over a network the commit may
-// have happened, and a rotation run twice would find its token used and
-// revoke its own family. Here the COMMIT fails on a deferred foreign key.
-func TestBatch_FailedCommitIsNotRunAgain(t *testing.T) {
+// A batch whose COMMIT fails runs each write again alone, like a batch with a
+// failed write: the writes that can commit do, and the one that cannot gets
+// the commit's error. Here the COMMIT fails on a deferred foreign key.
+// (Writes must be safe to run again after a COMMIT whose answer was lost;
+// TestRotate_IdempotentAfterALostCommit checks rotations.)
+func TestBatch_FailedCommitRunsEachWriteAlone(t *testing.T) {
 	s := openSQLite(t, filepath.Join(t.TempDir(), "oauth2.db"))
 	ctx := t.Context()
 	for _, q := range []string{
@@ -133,9 +135,40 @@ func TestBatch_FailedCommitIsNotRunAgain(t *testing.T) {
 	require.NoError(t, <-first)
 	wg.Wait()
 
-	for i := range n {
-		var commitErr *commitError
-		assert.ErrorAs(t, errs[i], &commitErr, "write %d", i)
-		assert.Equal(t, int32(1), calls[i].Load(), "write %d ran once", i)
+	for i := range n - 1 {
+		assert.NoError(t, errs[i], "write %d", i)
+		assert.Equal(t, int32(2), calls[i].Load(), "write %d ran in the batch, then alone", i)
 	}
+	var commitErr *commitError
+	assert.ErrorAs(t, errs[n-1], &commitErr, "the write that cannot commit")
+	var parents int
+	require.NoError(t, s.write.QueryRowContext(ctx, `SELECT COUNT(*) FROM parent`).Scan(&parents))
+	assert.Equal(t, n-1, parents, "each committed once")
+}
+
+// A rotation whose COMMIT succeeded but whose answer was lost is run again by
+// the batcher: it must succeed, not take its own token for a replay and
+// revoke the family. Running rotate twice in two transactions stands for it.
+func TestRotate_IdempotentAfterALostCommit(t *testing.T) {
+	forEachDialect(t, func(t *testing.T, open func() *Store) {
+		s := open()
+		ctx := t.Context()
+		now := time.Now()
+		first := benchToken(benchID(), now)
+		require.NoError(t, s.Issue(ctx, first))
+		next := benchToken(first.FamilyID, now)
+		require.NoError(t, s.Rotate(ctx, first.ID, now, next))
+		require.NoError(t, s.Rotate(ctx, first.ID, now, next), "the same rotation again")
+
+		used, revoked, err := s.RefreshTokenState(ctx, next.ID)
+		require.NoError(t, err)
+		assert.False(t, used)
+		assert.False(t, revoked, "the family stands")
+
+		other := benchToken(first.FamilyID, now)
+		assert.ErrorIs(t, s.Rotate(ctx, first.ID, now, other), repos.ErrTokenUsed, "another successor is a replay")
+		_, revoked, err = s.RefreshTokenState(ctx, next.ID)
+		require.NoError(t, err)
+		assert.True(t, revoked)
+	})
 }

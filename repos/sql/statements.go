@@ -50,6 +50,9 @@ const (
 	queryInsertRefresh = `INSERT INTO refresh_tokens (id, family_id, client_id, user_id, scopes, expires_at, access_token_id)
 		VALUES (?, ?, ?, ?, ?, ?, ?)`
 	queryInsertFamily = `INSERT INTO token_families (id) VALUES (?)`
+	// querySuccessorRecorded finds a rotation's successor in its family, on
+	// the rare path of a used token presented again.
+	querySuccessorRecorded = `SELECT 1 FROM refresh_tokens WHERE id = ? AND family_id = ?`
 	// queryRevokeFamily revokes every refresh token of a family, and the
 	// access tokens recorded with them, keeping an earlier revocation's time.
 	// It writes the family's row if there is none: a purge that raced a

@@ -56,7 +56,7 @@ func (s *Store) rotate(ctx context.Context, tx *dbsql.Tx, oldID string, now int6
 	if n == 1 {
 		return s.insert(ctx, tx, s.stmts.insertRefresh, "refresh token", nextRow...)
 	}
-	return s.refuseRotation(ctx, tx, oldID, familyID, now)
+	return s.refuseRotation(ctx, tx, oldID, familyID, nextRow[0].(string), now)
 }
 
 // refuseRotation explains why oldID could not be consumed. The checks run in
@@ -65,7 +65,7 @@ func (s *Store) rotate(ctx context.Context, tx *dbsql.Tx, oldID string, now int6
 // family is revoked, whether or not it has expired since, because the
 // successors it produced may still be live in the wrong hands; that holds
 // until Purge deletes the expired token, after which it is unknown.
-func (s *Store) refuseRotation(ctx context.Context, tx *dbsql.Tx, oldID, nextFamilyID string, now int64) error {
+func (s *Store) refuseRotation(ctx context.Context, tx *dbsql.Tx, oldID, nextFamilyID, nextID string, now int64) error {
 	var familyID string
 	var expiresAt int64
 	var used, revoked bool
@@ -81,6 +81,17 @@ func (s *Store) refuseRotation(ctx context.Context, tx *dbsql.Tx, oldID, nextFam
 	case revoked:
 		return repos.ErrTokenRevoked
 	case used:
+		// This very rotation may have committed already: its COMMIT's answer
+		// was lost and the batch is being run again. Successor ids are made
+		// by the server, so no replay can name one that is recorded.
+		var recorded int
+		err := tx.QueryRowContext(ctx, rebind(s.dialect.bind, querySuccessorRecorded), nextID, familyID).Scan(&recorded)
+		if err == nil {
+			return nil
+		}
+		if !errors.Is(err, dbsql.ErrNoRows) {
+			return fmt.Errorf("reading refresh token: %w", err)
+		}
 		if err := s.revokeFamily(ctx, tx, familyID, now); err != nil {
 			return err
 		}
