@@ -1,6 +1,8 @@
 package sql
 
 import (
+	dbsql "database/sql"
+	"errors"
 	"path/filepath"
 	"sync"
 	"testing"
@@ -112,4 +114,48 @@ func TestLookups_MatchExactly(t *testing.T) {
 			assert.ErrorIs(t, err, repos.ErrNotFound, "username %q", name)
 		}
 	})
+}
+
+// The batcher runs a write again when the database aborted it to break a
+// deadlock; that rests on telling those errors apart, so each server is made
+// to abort one: two transactions lock two rows in opposite orders.
+func TestIsRetryable_ARealDeadlock(t *testing.T) {
+	for _, driver := range testdb.Drivers {
+		t.Run(driver, func(t *testing.T) {
+			s := openServer(t, driver)
+			ctx := t.Context()
+			require.NoError(t, s.PutScope(ctx, repos.Scope{ID: "a"}))
+			require.NoError(t, s.PutScope(ctx, repos.Scope{ID: "b"}))
+			update := rebind(s.dialect.bind, `UPDATE scopes SET description = ? WHERE id = ?`)
+
+			txs := make([]*dbsql.Tx, 2)
+			for i := range txs {
+				tx, err := s.write.BeginTx(ctx, nil)
+				require.NoError(t, err)
+				defer func() { _ = tx.Rollback() }()
+				txs[i] = tx
+			}
+			_, err := txs[0].ExecContext(ctx, update, "x", "a")
+			require.NoError(t, err)
+			_, err = txs[1].ExecContext(ctx, update, "y", "b")
+			require.NoError(t, err)
+
+			errs := make([]error, 2)
+			var wg sync.WaitGroup
+			wg.Go(func() { _, errs[0] = txs[0].ExecContext(ctx, update, "x", "b") })
+			wg.Go(func() { _, errs[1] = txs[1].ExecContext(ctx, update, "y", "a") })
+			// Whichever the server aborts releases the other, which would
+			// otherwise wait for a row the first one holds.
+			wg.Wait()
+			failed := 0
+			for i, err := range errs {
+				if err != nil {
+					failed++
+					assert.True(t, s.dialect.isRetryable(err), "transaction %d: %v", i, err)
+				}
+			}
+			assert.Equal(t, 1, failed, "the server broke the deadlock by aborting one")
+			assert.False(t, s.dialect.isRetryable(errors.New("connection reset")))
+		})
+	}
 }
