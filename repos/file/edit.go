@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -28,24 +27,15 @@ type Document document
 // A missing file is an error that wraps fs.ErrNotExist, so that a caller
 // creating a file can tell it from a broken one.
 func ReadDocument(path string) (*Document, error) {
-	f, err := os.Open(path)
+	data, err := readFile(path)
 	if err != nil {
-		return nil, fmt.Errorf("reading definitions file: %w", err)
+		return nil, err
 	}
-	defer f.Close()
-	data, err := io.ReadAll(io.LimitReader(f, MaxSize+1))
+	doc, err := parseDocument(data)
 	if err != nil {
-		return nil, fmt.Errorf("reading definitions file %s: %w", path, err)
-	}
-	// Parse gives a broken file the same errors Load gives it.
-	if _, err := Parse(data); err != nil {
 		return nil, fmt.Errorf("definitions file %s: %w", path, err)
 	}
-	var doc Document
-	if err := json.Unmarshal(bytes.TrimPrefix(data, []byte("\xef\xbb\xbf")), &doc); err != nil {
-		return nil, fmt.Errorf("definitions file %s: %w", path, err)
-	}
-	return &doc, nil
+	return (*Document)(doc), nil
 }
 
 // Validate checks the document as Load checks a file.

@@ -41,6 +41,20 @@ type document struct {
 
 // Load reads and validates the definitions file at path.
 func Load(path string) (*Definitions, error) {
+	data, err := readFile(path)
+	if err != nil {
+		return nil, err
+	}
+	d, err := Parse(data)
+	if err != nil {
+		return nil, fmt.Errorf("definitions file %s: %w", path, err)
+	}
+	return d, nil
+}
+
+// readFile reads the definitions file at path, up to MaxSize. A missing
+// file is an error that wraps fs.ErrNotExist.
+func readFile(path string) ([]byte, error) {
 	f, err := os.Open(path)
 	if err != nil {
 		return nil, fmt.Errorf("reading definitions file: %w", err)
@@ -53,17 +67,22 @@ func Load(path string) (*Definitions, error) {
 	if len(data) > MaxSize {
 		return nil, fmt.Errorf("definitions file %s is larger than %d MiB", path, MaxSize>>20)
 	}
-	d, err := Parse(data)
-	if err != nil {
-		return nil, fmt.Errorf("definitions file %s: %w", path, err)
-	}
-	return d, nil
+	return data, nil
 }
 
 // Parse validates a definitions document. Unknown fields are rejected, since
 // a misspelt "scopes" would otherwise silently lift a restriction; errors
 // name the entry and the field, never a hash.
 func Parse(data []byte) (*Definitions, error) {
+	doc, err := parseDocument(data)
+	if err != nil {
+		return nil, err
+	}
+	return index(doc), nil
+}
+
+// parseDocument decodes and validates a definitions document.
+func parseDocument(data []byte) (*document, error) {
 	if len(data) > MaxSize {
 		return nil, fmt.Errorf("larger than %d MiB", MaxSize>>20)
 	}
@@ -85,7 +104,7 @@ func Parse(data []byte) (*Definitions, error) {
 	if err := validate(&doc); err != nil {
 		return nil, err
 	}
-	return index(&doc), nil
+	return &doc, nil
 }
 
 // index builds the lookup maps of a validated document.
