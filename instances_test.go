@@ -9,8 +9,6 @@ import (
 	"io"
 	"net/http"
 	"net/url"
-	"os/exec"
-	"path/filepath"
 	"strconv"
 	"strings"
 	"sync"
@@ -77,10 +75,6 @@ var instanceKeySetups = []instanceKeys{
 }
 
 func TestInstances_ShareOneDatabase(t *testing.T) {
-	if testing.Short() {
-		t.Skip("instances test: builds and runs the caddy binary")
-	}
-	caddyBin := caddyBuildOnce(t)
 	checks := []struct {
 		name string
 		run  func(t *testing.T, pair instancePair)
@@ -94,7 +88,7 @@ func TestInstances_ShareOneDatabase(t *testing.T) {
 			for _, keys := range instanceKeySetups {
 				t.Run(keys.name, func(t *testing.T) {
 					dsn := testdb.New(t, driver)
-					bin := caddyBin(t)
+					bin := buildCaddy(t)
 					seedStore(t, driver, dsn)
 					global, handler, public := keys.setup(t)
 					repository := fmt.Sprintf("repository sql %s %s", driver, caddyfileQuote(dsn))
@@ -109,7 +103,7 @@ func TestInstances_ShareOneDatabase(t *testing.T) {
 			// instance reads the same definitions file.
 			t.Run("definitions file with token state in the database", func(t *testing.T) {
 				dsn := testdb.New(t, driver)
-				bin := caddyBin(t)
+				bin := buildCaddy(t)
 				global, handler, public := instanceKeySetups[0].setup(t)
 				repository := fmt.Sprintf("repository file %s {\n\t\t\ttokens sql %s %s\n\t\t}",
 					writeRestartDefinitions(t), driver, caddyfileQuote(dsn))
@@ -384,27 +378,4 @@ func verifyAccessToken(t *testing.T, a tokenAnswer, public *ecdsa.PublicKey) {
 	_, err := jwt.Parse(a.str("access_token"), func(*jwt.Token) (any, error) { return public, nil },
 		jwt.WithValidMethods([]string{"ES256"}))
 	assert.NoError(t, err, "the access token is signed with the configured key")
-}
-
-// caddyBuildOnce returns a function that builds ./cmd/caddy the first time a
-// test or subtest asks for it and returns the same binary after that. Even
-// with a warm build cache, linking caddy takes seconds; subtests share one
-// binary, and subtests that skip (no database configured) build nothing.
-func caddyBuildOnce(parent *testing.T) func(*testing.T) string {
-	dir := parent.TempDir()
-	var (
-		once sync.Once
-		bin  string
-		out  []byte
-		err  error
-	)
-	return func(t *testing.T) string {
-		t.Helper()
-		once.Do(func() {
-			bin = filepath.Join(dir, "caddy")
-			out, err = exec.Command("go", "build", "-o", bin, "./cmd/caddy").CombinedOutput()
-		})
-		require.NoError(t, err, "go build ./cmd/caddy:\n%s", out)
-		return bin
-	}
 }

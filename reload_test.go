@@ -71,7 +71,7 @@ func TestReload_UnderLoadKeepsRequestsAndConnections(t *testing.T) {
 		t.Skip("reload test: builds and runs the caddy binary")
 	}
 	appName := "oauth2-reload-" + strings.ToLower(rand.Text()[:10])
-	dsn := withApplicationName(t, testdb.New(t, "postgres"), appName)
+	dsn := testdb.WithPostgresParam(testdb.New(t, "postgres"), "application_name", appName)
 	admin := testdb.Admin(t, "postgres")
 	seedStore(t, "postgres", dsn)
 	bin := buildCaddy(t)
@@ -207,22 +207,6 @@ func assertConfigVersion(t *testing.T, addr string, version int) {
 	require.Equal(t, http.StatusOK, issued.status, "client_credentials: %s", answerSummary(issued))
 	ttl := reloadTTLs[version%len(reloadTTLs)]
 	assert.EqualValues(t, ttl.Seconds(), issued.body["expires_in"], "config %d's access_token_ttl applies", version)
-}
-
-// withApplicationName returns the PostgreSQL DSN, URL or key=value, with its
-// application_name set to name, which tells this process's connections apart
-// in pg_stat_activity.
-func withApplicationName(t *testing.T, dsn, name string) string {
-	t.Helper()
-	if strings.HasPrefix(dsn, "postgres://") || strings.HasPrefix(dsn, "postgresql://") {
-		u, err := url.Parse(dsn)
-		require.NoError(t, err)
-		q := u.Query()
-		q.Set("application_name", name)
-		u.RawQuery = q.Encode()
-		return u.String()
-	}
-	return dsn + " application_name=" + name
 }
 
 // postgresConnections counts the server's connections whose application_name

@@ -122,12 +122,35 @@ http://%[2]s {
 func buildCaddy(t *testing.T) string {
 	t.Helper()
 	if testing.Short() {
-		t.Skip("restart test: builds and runs the caddy binary")
+		t.Skip("builds and runs the caddy binary")
 	}
-	bin := filepath.Join(t.TempDir(), "caddy")
-	out, err := exec.CommandContext(t.Context(), "go", "build", "-o", bin, "./cmd/caddy").CombinedOutput()
-	require.NoError(t, err, "go build ./cmd/caddy:\n%s", out)
-	return bin
+	caddyBinary.once.Do(func() {
+		caddyBinary.dir, caddyBinary.err = os.MkdirTemp("", "caddy-oauth2-bin-")
+		if caddyBinary.err != nil {
+			return
+		}
+		caddyBinary.path = filepath.Join(caddyBinary.dir, "caddy")
+		caddyBinary.out, caddyBinary.err = exec.Command("go", "build", "-o", caddyBinary.path, "./cmd/caddy").CombinedOutput()
+	})
+	require.NoError(t, caddyBinary.err, "go build ./cmd/caddy:\n%s", caddyBinary.out)
+	return caddyBinary.path
+}
+
+// caddyBinary is the caddy that buildCaddy builds once for all the tests
+// that run it as a child process; TestMain removes it.
+var caddyBinary struct {
+	once      sync.Once
+	dir, path string
+	out       []byte
+	err       error
+}
+
+func TestMain(m *testing.M) {
+	code := m.Run()
+	if caddyBinary.dir != "" {
+		_ = os.RemoveAll(caddyBinary.dir)
+	}
+	os.Exit(code)
 }
 
 // caddyProcess is a caddy child process.

@@ -80,7 +80,7 @@ func New(t testing.TB, driver string) string {
 		if _, err := admin.ExecContext(ctx, "CREATE SCHEMA "+name); err != nil {
 			t.Fatalf("creating postgres schema: %v", err)
 		}
-		dsn = withSearchPath(base, name)
+		dsn = WithPostgresParam(base, "search_path", name)
 	default:
 		if _, err := admin.ExecContext(ctx, "CREATE DATABASE "+name); err != nil {
 			t.Fatalf("creating mysql database: %v", err)
@@ -125,17 +125,18 @@ func adminDriver(driver string) string {
 	return "mysql"
 }
 
-// withSearchPath returns a PostgreSQL DSN, URL or key=value, whose sessions
-// use schema.
-func withSearchPath(dsn, schema string) string {
+// WithPostgresParam returns a PostgreSQL DSN, URL or key=value, with the
+// run-time parameter key set to value (pgx sends parameters it does not know
+// itself, such as search_path or application_name, to the server).
+func WithPostgresParam(dsn, key, value string) string {
 	if strings.HasPrefix(dsn, "postgres://") || strings.HasPrefix(dsn, "postgresql://") {
 		u, err := url.Parse(dsn)
 		if err == nil {
 			q := u.Query()
-			q.Set("search_path", schema)
+			q.Set(key, value)
 			u.RawQuery = q.Encode()
 			return u.String()
 		}
 	}
-	return fmt.Sprintf("%s search_path=%s", dsn, schema)
+	return fmt.Sprintf("%s %s=%s", dsn, key, value)
 }
