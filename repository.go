@@ -30,7 +30,7 @@ const (
 )
 
 // supportedDrivers are the SQL drivers a repository may name.
-var supportedDrivers = []string{"sqlite", "postgres", "mysql"}
+var supportedDrivers = reposql.Drivers
 
 // Repository is a guest module in the http.oauth2.repositories namespace: it
 // provides the client, user and scope definitions and the token store.

@@ -38,6 +38,10 @@ var dialects = map[string]*dialect{
 	mysqlDialect.name:    mysqlDialect,
 }
 
+// Drivers are the driver names Open accepts, for configuration to check
+// early and to list in its errors.
+var Drivers = []string{sqliteDialect.name, postgresDialect.name, mysqlDialect.name}
+
 // Open connects to the database of the given driver ("sqlite", "postgres" or
 // "mysql"), checks it answers and applies pending migrations, so that every
 // problem shows at provision time rather than at the first request.
@@ -51,7 +55,7 @@ var dialects = map[string]*dialect{
 func Open(ctx context.Context, driver, dsn string) (*Store, error) {
 	d, ok := dialects[driver]
 	if !ok {
-		return nil, fmt.Errorf("unknown sql driver %q (want sqlite, postgres or mysql)", driver)
+		return nil, fmt.Errorf("unknown sql driver %q (want one of %s)", driver, strings.Join(Drivers, ", "))
 	}
 	p, err := d.connect(ctx, dsn)
 	if err != nil {

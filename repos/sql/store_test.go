@@ -17,8 +17,8 @@ func TestOpen_RejectsBadDriversAndDSNs(t *testing.T) {
 	tests := []struct {
 		driver, dsn, want string
 	}{
-		{"oracle", dsn, `unknown sql driver "oracle" (want sqlite, postgres or mysql)`},
-		{"SQLite", dsn, `unknown sql driver "SQLite" (want sqlite, postgres or mysql)`},
+		{"oracle", dsn, `unknown sql driver "oracle" (want one of sqlite, postgres, mysql)`},
+		{"SQLite", dsn, `unknown sql driver "SQLite" (want one of sqlite, postgres, mysql)`},
 		{"sqlite", "", "sqlite DSN names no database file"},
 		{"sqlite", "file:?mode=ro", "sqlite DSN names no database file"},
 		{"sqlite", dsn + "?_txlock=%zz", "parsing sqlite DSN parameters"},
