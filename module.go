@@ -78,12 +78,12 @@ type TokenHandler struct {
 	// successor with a fresh lifetime. Default: 30d.
 	RefreshTokenTTL caddy.Duration `json:"refresh_token_ttl,omitempty"`
 
-	// PurgeInterval is how often expired refresh tokens, and those of families
-	// revoked longer ago than the access token lifetime, are deleted from the
-	// token store, in small batches. Default: 1h; the first purge runs within a
-	// minute of loading the config. A negative value (`off` in the Caddyfile)
-	// turns purging off, for deployments where one instance or an external job
-	// does it.
+	// PurgeInterval is how often refresh tokens expired for more than 10
+	// minutes, and those of families revoked longer ago than the access token
+	// lifetime, are deleted from the token store, in small batches. Default:
+	// 1h, at least 1m; the first purge runs within a minute of loading the
+	// config. A negative value (`off` in the Caddyfile) turns purging off, for
+	// deployments where one instance or an external job does it.
 	PurgeInterval caddy.Duration `json:"purge_interval,omitempty"`
 
 	// Grants are the enabled grant types. Default: refresh_token and
