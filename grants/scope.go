@@ -10,12 +10,10 @@ import (
 	"github.com/caddy-oauth2/caddy-oauth2/repos"
 )
 
-// Bounds on the scope parameter. No real client asks for more; the bounds keep
-// a 64 KiB body from turning into thousands of scope lookups.
-const (
-	maxScopes   = 64
-	maxScopeLen = 128
-)
+// maxScopes bounds the scope parameter. No real client asks for more; the
+// bound keeps a 64 KiB body from turning into thousands of scope lookups.
+// repos.IsScopeToken bounds each scope's length.
+const maxScopes = 64
 
 // parseScope splits the scope parameter into scope tokens (RFC 6749 §3.3):
 // space-delimited, each 1*( %x21 / %x23-5B / %x5D-7E ). Repeated spaces are
@@ -28,7 +26,7 @@ func parseScope(raw string) ([]string, *Error) {
 		switch {
 		case tok == "":
 			continue
-		case len(tok) > maxScopeLen || !repos.IsScopeToken(tok):
+		case !repos.IsScopeToken(tok):
 			// The token is not echoed: it may be anything.
 			return nil, ErrInvalidScope(paramHint("scope"))
 		case slices.Contains(scopes, tok):
@@ -44,7 +42,7 @@ func parseScope(raw string) ([]string, *Error) {
 // checkScopeSyntax validates a configured scope list, one scope per element.
 func checkScopeSyntax(scopes []string) error {
 	for _, sc := range scopes {
-		if len(sc) > maxScopeLen || !repos.IsScopeToken(sc) {
+		if !repos.IsScopeToken(sc) {
 			return fmt.Errorf("%q is not a valid scope (RFC 6749 §3.3)", sc)
 		}
 	}

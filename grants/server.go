@@ -21,18 +21,6 @@ import (
 	"github.com/caddy-oauth2/caddy-oauth2/tokens"
 )
 
-// The grant_type values this server implements.
-const (
-	GrantRefreshToken      = "refresh_token"
-	GrantPassword          = "password"
-	GrantClientCredentials = "client_credentials"
-)
-
-// defaultGrants are the grants enabled when Config.Grants is empty. The
-// password grant is left out because RFC 9700 §2.4 says it MUST NOT be used;
-// it is there for migrations from league, when named.
-var defaultGrants = []string{GrantRefreshToken, GrantClientCredentials}
-
 // Request is a token request (RFC 6749 §3.2) as the handler parsed it. An
 // empty string means the parameter was omitted.
 type Request struct {
@@ -118,7 +106,7 @@ func NewServer(cfg Config) (*Server, error) {
 	cfg.DefaultScope = slices.Clone(cfg.DefaultScope)
 	cfg.Grants = slices.Clone(cfg.Grants)
 	if len(cfg.Grants) == 0 {
-		cfg.Grants = slices.Clone(defaultGrants)
+		cfg.Grants = Default()
 	}
 	s := &Server{cfg: cfg, now: cfg.Now, grants: make(map[string]grantFunc)}
 	if s.now == nil {
@@ -131,11 +119,10 @@ func NewServer(cfg Config) (*Server, error) {
 		GrantClientCredentials: s.clientCredentials,
 	}
 	for _, g := range cfg.Grants {
-		f, ok := all[g]
-		if !ok {
-			return nil, fmt.Errorf("unknown grant %q (known: refresh_token, password, client_credentials)", g)
+		if err := CheckName(g); err != nil {
+			return nil, err
 		}
-		s.grants[g] = f
+		s.grants[g] = all[g]
 	}
 
 	var errs []error

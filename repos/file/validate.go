@@ -6,13 +6,10 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/caddy-oauth2/caddy-oauth2/grants"
 	"github.com/caddy-oauth2/caddy-oauth2/repos"
 	"github.com/caddy-oauth2/caddy-oauth2/secrets"
 )
-
-// grantTypes are the grant names a client may list; they are the grant_type
-// values of the token endpoint.
-var grantTypes = []string{"refresh_token", "password", "client_credentials"}
 
 // maxReported bounds how many mistakes one error lists: enough to fix a file
 // in one go, not so many that a wrong file floods the log.
@@ -55,7 +52,7 @@ func validate(doc *document) error {
 		case s.ID == "":
 			p.add(entry, "id is empty")
 		case !repos.IsScopeToken(s.ID):
-			p.add(entry, "id may contain only printable ASCII other than space, \" and \\ (RFC 6749 §3.3)")
+			p.add(entry, "id may contain only printable ASCII other than space, \" and \\ (RFC 6749 §3.3), at most %d bytes", repos.MaxScopeLength)
 		case declared[s.ID]:
 			p.add(entry, "duplicate id")
 		}
@@ -82,8 +79,8 @@ func validate(doc *document) error {
 			}
 		}
 		checkList(&p, entry, "grants", c.Grants, func(g string) string {
-			if !slices.Contains(grantTypes, g) {
-				return fmt.Sprintf("unknown grant %q (want %s)", g, strings.Join(grantTypes, ", "))
+			if err := grants.CheckName(g); err != nil {
+				return err.Error()
 			}
 			return ""
 		})
