@@ -1,7 +1,12 @@
 // Package file reads clients, users and scopes from a JSON definitions file
 // (DESIGN.md §4) into memory. The file is validated as a whole when it is
 // loaded, so every mistake in it is a configuration error at provision time
-// rather than a failed request later; after that the definitions never change.
+// rather than a failed request later.
+//
+// Definitions, from Load, never change. Watched, from LoadWatched, reads the
+// file again when it changes and swaps the new definitions in only if the
+// whole file is valid: an edit takes effect without a reload, and a broken
+// edit leaves the last good definitions in effect.
 package file
 
 import (
@@ -11,6 +16,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"slices"
 
@@ -55,19 +61,37 @@ func Load(path string) (*Definitions, error) {
 // readFile reads the definitions file at path, up to MaxSize. A missing
 // file is an error that wraps fs.ErrNotExist.
 func readFile(path string) ([]byte, error) {
-	f, err := os.Open(path)
+	data, _, err := readFileInfo(path)
 	if err != nil {
-		return nil, fmt.Errorf("reading definitions file: %w", err)
-	}
-	defer f.Close()
-	data, err := io.ReadAll(io.LimitReader(f, MaxSize+1))
-	if err != nil {
-		return nil, fmt.Errorf("reading definitions file %s: %w", path, err)
+		return nil, err
 	}
 	if len(data) > MaxSize {
 		return nil, fmt.Errorf("definitions file %s is larger than %d MiB", path, MaxSize>>20)
 	}
 	return data, nil
+}
+
+// readFileInfo reads at most MaxSize+1 bytes of the file at path, so that a
+// caller can tell a file that is too large, and returns with them the file's
+// info. The info comes from the open file once it is read: it describes the
+// file the bytes came from even if another is renamed over path meanwhile,
+// and if the file was written to during the read it carries the later
+// modification time. A missing file is an error that wraps fs.ErrNotExist.
+func readFileInfo(path string) ([]byte, fs.FileInfo, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, nil, fmt.Errorf("reading definitions file: %w", err)
+	}
+	defer f.Close()
+	data, err := io.ReadAll(io.LimitReader(f, MaxSize+1))
+	if err != nil {
+		return nil, nil, fmt.Errorf("reading definitions file %s: %w", path, err)
+	}
+	fi, err := f.Stat()
+	if err != nil {
+		return nil, nil, fmt.Errorf("reading definitions file %s: %w", path, err)
+	}
+	return data, fi, nil
 }
 
 // Parse validates a definitions document. Unknown fields are rejected, since

@@ -17,11 +17,24 @@ import (
 // TestConformance_FileWithSQLite is `repository file`: definitions from JSON,
 // token state in SQLite.
 func TestConformance_FileWithSQLite(t *testing.T) {
+	conformance(t, func(path string) (repos.Definitions, error) { return Load(path) })
+}
+
+// TestConformance_WatchedFileWithSQLite is the same with a file that is
+// watched for changes.
+func TestConformance_WatchedFileWithSQLite(t *testing.T) {
+	conformance(t, func(path string) (repos.Definitions, error) { return LoadWatched(path) })
+}
+
+// conformance runs the repos conformance suite on definitions loaded from a
+// file by load and token state in SQLite.
+func conformance(t *testing.T, load func(path string) (repos.Definitions, error)) {
+	t.Helper()
 	repotest.Run(t, func(t *testing.T, f repotest.Fixture) (repos.Definitions, repos.TokenStore) {
 		dir := t.TempDir()
 		path := filepath.Join(dir, "clients.json")
 		require.NoError(t, os.WriteFile(path, fixtureJSON(t, f), 0o600))
-		defs, err := Load(path)
+		defs, err := load(path)
 		require.NoError(t, err)
 
 		store, err := sqlstore.Open(t.Context(), "sqlite", filepath.Join(dir, "oauth2.db"))
