@@ -85,7 +85,7 @@ func TestCommand_CaddyfileRepository(t *testing.T) {
 		cfg := writeCaddyfile("Caddyfile", "repository file {env.OAUTH2_TEST_DIR}/defs.json")
 		_, stderr, err := oauth2Command(t, "scope", "add", "read", "--config", cfg)
 		require.NoError(t, err)
-		assert.Contains(t, stderr, "caddy reload")
+		assert.Contains(t, stderr, "no reload is needed")
 		_, _, err = oauth2Command(t, "client", "add", "cli", "--public", "--scopes", "read", "--config", cfg)
 		require.NoError(t, err)
 

@@ -15,78 +15,78 @@ const (
 	directiveDefaults = "(directive's)"
 )
 
-// ClientSpec describes a client to add. A nil list leaves the client
+// clientSpec describes a client to add. A nil list leaves the client
 // unrestricted (every enabled grant, every scope, the directive's default
 // scope); an empty one allows nothing.
-type ClientSpec struct {
-	ID           string
-	Name         string
-	Grants       []string
-	Scopes       []string
-	DefaultScope []string
-	// Public makes a client without a secret, for apps that cannot keep one
+type clientSpec struct {
+	id           string
+	name         string
+	grants       []string
+	scopes       []string
+	defaultScope []string
+	// public makes a client without a secret, for apps that cannot keep one
 	// (RFC 6749 §2.1).
-	Public bool
+	public bool
 }
 
-// AddClient adds a client. A confidential client gets a generated secret,
-// which is printed to Out, once, and stored only as a hash. It fails if a
+// addClient adds a client. A confidential client gets a generated secret,
+// which is printed to stdout, once, and stored only as a hash. It fails if a
 // client with the id exists: replacing one would silently change its secret.
-func (m *Manager) AddClient(ctx context.Context, spec ClientSpec) error {
-	if err := checkClientID(spec.ID); err != nil {
+func (m *manager) addClient(ctx context.Context, spec clientSpec) error {
+	if err := checkClientID(spec.id); err != nil {
 		return err
 	}
-	if err := checkGrants(spec.Grants, spec.Public); err != nil {
+	if err := checkGrants(spec.grants, spec.public); err != nil {
 		return err
 	}
-	if err := m.checkScopes(ctx, "--scopes", spec.Scopes); err != nil {
+	if err := m.checkScopes(ctx, "--scopes", spec.scopes); err != nil {
 		return err
 	}
-	if err := m.checkScopes(ctx, "--default-scope", spec.DefaultScope); err != nil {
+	if err := m.checkScopes(ctx, "--default-scope", spec.defaultScope); err != nil {
 		return err
 	}
-	if err := checkDefaultScope(spec.DefaultScope, spec.Scopes); err != nil {
+	if err := checkDefaultScope(spec.defaultScope, spec.scopes); err != nil {
 		return err
 	}
-	if _, err := m.Store.Client(ctx, spec.ID); err == nil {
-		return fmt.Errorf("client %q already exists (remove it first, or use rotate-secret for a new secret)", spec.ID)
+	if _, err := m.store.Client(ctx, spec.id); err == nil {
+		return fmt.Errorf("client %q already exists (remove it first, or use rotate-secret for a new secret)", spec.id)
 	} else if !errors.Is(err, repos.ErrNotFound) {
 		return err
 	}
 
 	c := repos.Client{
-		ID:           spec.ID,
-		Name:         spec.Name,
-		Grants:       spec.Grants,
-		Scopes:       spec.Scopes,
-		DefaultScope: spec.DefaultScope,
+		ID:           spec.id,
+		Name:         spec.name,
+		Grants:       spec.grants,
+		Scopes:       spec.scopes,
+		DefaultScope: spec.defaultScope,
 	}
 	var secret string
-	if !spec.Public {
+	if !spec.public {
 		secret = newClientSecret()
-		h, err := m.hash([]byte(secret))
+		h, err := m.hashSecret([]byte(secret))
 		if err != nil {
 			return err
 		}
 		c.SecretHash = h
 	}
-	if err := m.Store.PutClient(ctx, c); err != nil {
-		return fmt.Errorf("adding client %q: %w", spec.ID, err)
+	if err := m.store.PutClient(ctx, c); err != nil {
+		return fmt.Errorf("adding client %q: %w", spec.id, err)
 	}
-	if spec.Public {
-		m.changed("Added public client %q (no secret).", spec.ID)
+	if spec.public {
+		m.changed("Added public client %q (no secret).", spec.id)
 		return nil
 	}
-	m.changed("Added confidential client %q. Its secret, printed below, is shown only this once: store it now.", spec.ID)
-	fmt.Fprintln(m.Out, secret)
+	m.changed("Added confidential client %q. Its secret, printed below, is shown only this once: store it now.", spec.id)
+	fmt.Fprintln(m.stdout, secret)
 	return nil
 }
 
-// RotateClientSecret gives a confidential client a new generated secret,
-// printed to Out once; the old secret stops working as soon as Caddy sees the
-// change. A public client is refused: giving it a secret would change what
-// kind of client it is, which its app does not expect.
-func (m *Manager) RotateClientSecret(ctx context.Context, id string) error {
+// rotateClientSecret gives a confidential client a new generated secret,
+// printed to stdout once; the old secret stops working as soon as Caddy sees
+// the change. A public client is refused: giving it a secret would change
+// what kind of client it is, which its app does not expect.
+func (m *manager) rotateClientSecret(ctx context.Context, id string) error {
 	c, err := m.client(ctx, id)
 	if err != nil {
 		return err
@@ -95,38 +95,38 @@ func (m *Manager) RotateClientSecret(ctx context.Context, id string) error {
 		return fmt.Errorf("client %q is public: it has no secret to rotate", id)
 	}
 	secret := newClientSecret()
-	if c.SecretHash, err = m.hash([]byte(secret)); err != nil {
+	if c.SecretHash, err = m.hashSecret([]byte(secret)); err != nil {
 		return err
 	}
-	if err := m.Store.PutClient(ctx, *c); err != nil {
+	if err := m.store.PutClient(ctx, *c); err != nil {
 		return fmt.Errorf("storing client %q: %w", id, err)
 	}
 	m.changed("New secret for client %q, printed below, is shown only this once: store it now. The old secret no longer works.", id)
-	fmt.Fprintln(m.Out, secret)
+	fmt.Fprintln(m.stdout, secret)
 	return nil
 }
 
-// RemoveClient deletes a client. Its outstanding refresh tokens stop working,
+// removeClient deletes a client. Its outstanding refresh tokens stop working,
 // since a refresh authenticates the client first.
-func (m *Manager) RemoveClient(ctx context.Context, id string) error {
-	if err := m.Store.DeleteClient(ctx, id); err != nil {
+func (m *manager) removeClient(ctx context.Context, id string) error {
+	if err := m.store.DeleteClient(ctx, id); err != nil {
 		return notFound(err, "client", id)
 	}
 	m.changed("Removed client %q.", id)
 	return nil
 }
 
-// ListClients prints a table of the clients, without their secrets' hashes.
-func (m *Manager) ListClients(ctx context.Context) error {
-	clients, err := m.Store.ListClients(ctx)
+// listClients prints a table of the clients, without their secrets' hashes.
+func (m *manager) listClients(ctx context.Context) error {
+	clients, err := m.store.ListClients(ctx)
 	if err != nil {
 		return err
 	}
 	if len(clients) == 0 {
-		fmt.Fprintln(m.Err, "No clients.")
+		fmt.Fprintln(m.stderr, "No clients.")
 		return nil
 	}
-	t := newTable(m.Out, "ID", "TYPE", "NAME", "GRANTS", "SCOPES", "DEFAULT SCOPE")
+	t := newTable(m.stdout, "ID", "TYPE", "NAME", "GRANTS", "SCOPES", "DEFAULT SCOPE")
 	for _, c := range clients {
 		t.row(c.ID, clientType(&c), c.Name,
 			describeList(c.Grants, allGrants),
@@ -136,8 +136,8 @@ func (m *Manager) ListClients(ctx context.Context) error {
 	return t.flush()
 }
 
-// ShowClient prints one client, without its secret's hash.
-func (m *Manager) ShowClient(ctx context.Context, id string) error {
+// showClient prints one client, without its secret's hash.
+func (m *manager) showClient(ctx context.Context, id string) error {
 	c, err := m.client(ctx, id)
 	if err != nil {
 		return err
@@ -146,7 +146,7 @@ func (m *Manager) ShowClient(ctx context.Context, id string) error {
 	if c.Confidential() {
 		kind = "confidential (authenticates with a secret)"
 	}
-	t := newTable(m.Out, "id:", c.ID)
+	t := newTable(m.stdout, "id:", c.ID)
 	t.row("name:", c.Name)
 	t.row("type:", kind)
 	t.row("grants:", describeList(c.Grants, "(all the directive enables)"))
@@ -156,8 +156,8 @@ func (m *Manager) ShowClient(ctx context.Context, id string) error {
 }
 
 // client looks up a client, with a clear error for an unknown id.
-func (m *Manager) client(ctx context.Context, id string) (*repos.Client, error) {
-	c, err := m.Store.Client(ctx, id)
+func (m *manager) client(ctx context.Context, id string) (*repos.Client, error) {
+	c, err := m.store.Client(ctx, id)
 	if err != nil {
 		return nil, notFound(err, "client", id)
 	}

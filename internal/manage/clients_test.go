@@ -15,11 +15,11 @@ import (
 func TestManageClient_AddConfidentialPrintsTheSecretOnce(t *testing.T) {
 	eachBackend(t, func(t *testing.T, f *fixture) {
 		f.scopes(t, "read", "write")
-		spec := ClientSpec{
-			ID: "web", Name: "Web app",
-			Grants: []string{"password", "refresh_token"}, Scopes: []string{"read", "write"}, DefaultScope: []string{"read"},
+		spec := clientSpec{
+			id: "web", name: "Web app",
+			grants: []string{"password", "refresh_token"}, scopes: []string{"read", "write"}, defaultScope: []string{"read"},
 		}
-		require.NoError(t, f.AddClient(t.Context(), spec))
+		require.NoError(t, f.addClient(t.Context(), spec))
 
 		secret := strings.TrimSuffix(f.out.String(), "\n")
 		assert.Equal(t, secret+"\n", f.out.String(), "the standard output is the secret alone")
@@ -29,16 +29,16 @@ func TestManageClient_AddConfidentialPrintsTheSecretOnce(t *testing.T) {
 		assert.NotContains(t, f.err.String(), secret)
 		assert.Contains(t, f.err.String(), "shown only this once")
 
-		stored, err := f.Store.Client(t.Context(), "web")
+		stored, err := f.store.Client(t.Context(), "web")
 		require.NoError(t, err)
 		require.NoError(t, bcrypt.CompareHashAndPassword([]byte(stored.SecretHash), []byte(secret)), "the stored hash verifies the printed secret")
 		stored.SecretHash = ""
-		assert.Equal(t, &repos.Client{ID: "web", Name: "Web app", Grants: spec.Grants, Scopes: spec.Scopes, DefaultScope: spec.DefaultScope}, stored)
+		assert.Equal(t, &repos.Client{ID: "web", Name: "Web app", Grants: spec.grants, Scopes: spec.scopes, DefaultScope: spec.defaultScope}, stored)
 		f.checkFile(t)
 
 		f.reset()
-		require.NoError(t, f.ShowClient(t.Context(), "web"))
-		require.NoError(t, f.ListClients(t.Context()))
+		require.NoError(t, f.showClient(t.Context(), "web"))
+		require.NoError(t, f.listClients(t.Context()))
 		assert.NotContains(t, f.out.String(), secret, "the secret is never printed again")
 		assert.NotContains(t, f.out.String(), "$2a$", "nor its hash")
 	})
@@ -46,8 +46,8 @@ func TestManageClient_AddConfidentialPrintsTheSecretOnce(t *testing.T) {
 
 func TestManageClient_SecretsDiffer(t *testing.T) {
 	f := newFixture(t, backends[0].loc(t.TempDir()))
-	require.NoError(t, f.AddClient(t.Context(), ClientSpec{ID: "a"}))
-	require.NoError(t, f.AddClient(t.Context(), ClientSpec{ID: "b"}))
+	require.NoError(t, f.addClient(t.Context(), clientSpec{id: "a"}))
+	require.NoError(t, f.addClient(t.Context(), clientSpec{id: "b"}))
 	lines := strings.Fields(f.out.String())
 	require.Len(t, lines, 2)
 	assert.NotEqual(t, lines[0], lines[1])
@@ -55,10 +55,10 @@ func TestManageClient_SecretsDiffer(t *testing.T) {
 
 func TestManageClient_AddPublic(t *testing.T) {
 	eachBackend(t, func(t *testing.T, f *fixture) {
-		require.NoError(t, f.AddClient(t.Context(), ClientSpec{ID: "cli", Public: true, Grants: []string{"password"}}))
+		require.NoError(t, f.addClient(t.Context(), clientSpec{id: "cli", public: true, grants: []string{"password"}}))
 		assert.Empty(t, f.out.String(), "no secret")
 		assert.Contains(t, f.err.String(), `Added public client "cli"`)
-		c, err := f.Store.Client(t.Context(), "cli")
+		c, err := f.store.Client(t.Context(), "cli")
 		require.NoError(t, err)
 		assert.False(t, c.Confidential())
 		f.checkFile(t)
@@ -68,22 +68,22 @@ func TestManageClient_AddPublic(t *testing.T) {
 func TestManageClient_ListsKeepNilAndEmptyApart(t *testing.T) {
 	eachBackend(t, func(t *testing.T, f *fixture) {
 		f.scopes(t, "read")
-		require.NoError(t, f.AddClient(t.Context(), ClientSpec{ID: "open", Public: true}))
-		require.NoError(t, f.AddClient(t.Context(), ClientSpec{ID: "closed", Public: true, Grants: []string{}, Scopes: []string{}, DefaultScope: []string{}}))
+		require.NoError(t, f.addClient(t.Context(), clientSpec{id: "open", public: true}))
+		require.NoError(t, f.addClient(t.Context(), clientSpec{id: "closed", public: true, grants: []string{}, scopes: []string{}, defaultScope: []string{}}))
 
-		open, err := f.Store.Client(t.Context(), "open")
+		open, err := f.store.Client(t.Context(), "open")
 		require.NoError(t, err)
 		assert.Nil(t, open.Grants)
 		assert.Nil(t, open.Scopes)
 		assert.Nil(t, open.DefaultScope)
-		closed, err := f.Store.Client(t.Context(), "closed")
+		closed, err := f.store.Client(t.Context(), "closed")
 		require.NoError(t, err)
 		assert.Equal(t, []string{}, closed.Grants)
 		assert.Equal(t, []string{}, closed.Scopes)
 		assert.Equal(t, []string{}, closed.DefaultScope)
 
 		f.reset()
-		require.NoError(t, f.ListClients(t.Context()))
+		require.NoError(t, f.listClients(t.Context()))
 		assert.Equal(t, strings.Join([]string{
 			"ID      TYPE    NAME  GRANTS         SCOPES  DEFAULT SCOPE",
 			"closed  public        (none)         (none)  (none)",
@@ -96,35 +96,35 @@ func TestManageClient_ListsKeepNilAndEmptyApart(t *testing.T) {
 func TestManageClient_AddRefused(t *testing.T) {
 	tests := []struct {
 		name string
-		spec ClientSpec
+		spec clientSpec
 		want string
 	}{
-		{"existing id", ClientSpec{ID: "taken"}, `client "taken" already exists`},
-		{"empty id", ClientSpec{}, "client id is empty"},
-		{"colon in id", ClientSpec{ID: "a:b"}, "contains ':'"},
-		{"control character in id", ClientSpec{ID: "a\nb"}, "control characters"},
-		{"unknown grant", ClientSpec{ID: "c", Grants: []string{"implicit"}}, `unknown grant "implicit"`},
-		{"grant twice", ClientSpec{ID: "c", Grants: []string{"password", "password"}}, `"password" is named twice`},
-		{"public client_credentials", ClientSpec{ID: "c", Public: true, Grants: []string{"client_credentials"}}, "public client cannot use client_credentials"},
-		{"unknown scope", ClientSpec{ID: "c", Scopes: []string{"read", "nope", "gone"}}, `--scopes: unknown scope "nope", "gone"; declare it first`},
-		{"malformed scope", ClientSpec{ID: "c", Scopes: []string{`a"b`}}, "printable ASCII"},
-		{"scope twice", ClientSpec{ID: "c", Scopes: []string{"read", "read"}}, `"read" is named twice`},
-		{"unknown default scope", ClientSpec{ID: "c", DefaultScope: []string{"nope"}}, `--default-scope: unknown scope "nope"`},
-		{"default outside scopes", ClientSpec{ID: "c", Scopes: []string{"read"}, DefaultScope: []string{"write"}}, `"write" is not among the client's --scopes`},
+		{"existing id", clientSpec{id: "taken"}, `client "taken" already exists`},
+		{"empty id", clientSpec{}, "client id is empty"},
+		{"colon in id", clientSpec{id: "a:b"}, "contains ':'"},
+		{"control character in id", clientSpec{id: "a\nb"}, "control characters"},
+		{"unknown grant", clientSpec{id: "c", grants: []string{"implicit"}}, `unknown grant "implicit"`},
+		{"grant twice", clientSpec{id: "c", grants: []string{"password", "password"}}, `"password" is named twice`},
+		{"public client_credentials", clientSpec{id: "c", public: true, grants: []string{"client_credentials"}}, "public client cannot use client_credentials"},
+		{"unknown scope", clientSpec{id: "c", scopes: []string{"read", "nope", "gone"}}, `--scopes: unknown scope "nope", "gone"; declare it first`},
+		{"malformed scope", clientSpec{id: "c", scopes: []string{`a"b`}}, "printable ASCII"},
+		{"scope twice", clientSpec{id: "c", scopes: []string{"read", "read"}}, `"read" is named twice`},
+		{"unknown default scope", clientSpec{id: "c", defaultScope: []string{"nope"}}, `--default-scope: unknown scope "nope"`},
+		{"default outside scopes", clientSpec{id: "c", scopes: []string{"read"}, defaultScope: []string{"write"}}, `"write" is not among the client's --scopes`},
 	}
 	eachBackend(t, func(t *testing.T, f *fixture) {
 		f.scopes(t, "read", "write")
-		require.NoError(t, f.AddClient(t.Context(), ClientSpec{ID: "taken", Public: true}))
+		require.NoError(t, f.addClient(t.Context(), clientSpec{id: "taken", public: true}))
 		for _, tt := range tests {
 			t.Run(tt.name, func(t *testing.T) {
 				f.reset()
-				err := f.AddClient(t.Context(), tt.spec)
+				err := f.addClient(t.Context(), tt.spec)
 				require.Error(t, err)
 				assert.Contains(t, err.Error(), tt.want)
 				assert.Empty(t, f.out.String(), "no secret is printed for a refused client")
 			})
 		}
-		clients, err := f.Store.ListClients(t.Context())
+		clients, err := f.store.ListClients(t.Context())
 		require.NoError(t, err)
 		require.Len(t, clients, 1, "nothing was stored")
 		assert.False(t, clients[0].Confidential(), "the existing client was not replaced")
@@ -134,17 +134,17 @@ func TestManageClient_AddRefused(t *testing.T) {
 
 func TestManageClient_RotateSecret(t *testing.T) {
 	eachBackend(t, func(t *testing.T, f *fixture) {
-		require.NoError(t, f.AddClient(t.Context(), ClientSpec{ID: "web", Name: "Web", Grants: []string{"refresh_token"}}))
+		require.NoError(t, f.addClient(t.Context(), clientSpec{id: "web", name: "Web", grants: []string{"refresh_token"}}))
 		old := strings.TrimSpace(f.out.String())
-		before, err := f.Store.Client(t.Context(), "web")
+		before, err := f.store.Client(t.Context(), "web")
 		require.NoError(t, err)
 
 		f.reset()
-		require.NoError(t, f.RotateClientSecret(t.Context(), "web"))
+		require.NoError(t, f.rotateClientSecret(t.Context(), "web"))
 		secret := strings.TrimSpace(f.out.String())
 		assert.NotEqual(t, old, secret)
 		assert.Len(t, secret, 43)
-		after, err := f.Store.Client(t.Context(), "web")
+		after, err := f.store.Client(t.Context(), "web")
 		require.NoError(t, err)
 		require.NoError(t, bcrypt.CompareHashAndPassword([]byte(after.SecretHash), []byte(secret)))
 		assert.Error(t, bcrypt.CompareHashAndPassword([]byte(after.SecretHash), []byte(old)), "the old secret no longer verifies")
@@ -156,12 +156,12 @@ func TestManageClient_RotateSecret(t *testing.T) {
 
 func TestManageClient_RotateSecretRefused(t *testing.T) {
 	eachBackend(t, func(t *testing.T, f *fixture) {
-		require.NoError(t, f.AddClient(t.Context(), ClientSpec{ID: "cli", Public: true}))
-		err := f.RotateClientSecret(t.Context(), "cli")
+		require.NoError(t, f.addClient(t.Context(), clientSpec{id: "cli", public: true}))
+		err := f.rotateClientSecret(t.Context(), "cli")
 		require.Error(t, err)
 		assert.Contains(t, err.Error(), "public")
 
-		err = f.RotateClientSecret(t.Context(), "nope")
+		err = f.rotateClientSecret(t.Context(), "nope")
 		assert.ErrorIs(t, err, repos.ErrNotFound)
 		assert.EqualError(t, err, `no client "nope"`)
 		assert.Empty(t, f.out.String())
@@ -171,8 +171,8 @@ func TestManageClient_RotateSecretRefused(t *testing.T) {
 func TestManageClient_Show(t *testing.T) {
 	eachBackend(t, func(t *testing.T, f *fixture) {
 		f.scopes(t, "read")
-		require.NoError(t, f.AddClient(t.Context(), ClientSpec{ID: "web", Name: "Web app", Scopes: []string{"read"}}))
-		require.NoError(t, f.AddClient(t.Context(), ClientSpec{ID: "cli", Public: true, Grants: []string{}}))
+		require.NoError(t, f.addClient(t.Context(), clientSpec{id: "web", name: "Web app", scopes: []string{"read"}}))
+		require.NoError(t, f.addClient(t.Context(), clientSpec{id: "cli", public: true, grants: []string{}}))
 
 		tests := []struct {
 			id   string
@@ -191,24 +191,24 @@ func TestManageClient_Show(t *testing.T) {
 		}
 		for _, tt := range tests {
 			f.reset()
-			require.NoError(t, f.ShowClient(t.Context(), tt.id))
+			require.NoError(t, f.showClient(t.Context(), tt.id))
 			assert.Contains(t, f.out.String(), tt.want)
 		}
-		assert.EqualError(t, f.ShowClient(t.Context(), "nope"), `no client "nope"`)
+		assert.EqualError(t, f.showClient(t.Context(), "nope"), `no client "nope"`)
 	})
 }
 
 func TestManageClient_Remove(t *testing.T) {
 	eachBackend(t, func(t *testing.T, f *fixture) {
-		require.NoError(t, f.AddClient(t.Context(), ClientSpec{ID: "web", Public: true}))
+		require.NoError(t, f.addClient(t.Context(), clientSpec{id: "web", public: true}))
 		f.reset()
-		require.NoError(t, f.RemoveClient(t.Context(), "web"))
+		require.NoError(t, f.removeClient(t.Context(), "web"))
 		assert.Contains(t, f.err.String(), `Removed client "web".`)
-		_, err := f.Store.Client(t.Context(), "web")
+		_, err := f.store.Client(t.Context(), "web")
 		assert.ErrorIs(t, err, repos.ErrNotFound)
 		f.checkFile(t)
 
-		err = f.RemoveClient(t.Context(), "web")
+		err = f.removeClient(t.Context(), "web")
 		assert.ErrorIs(t, err, repos.ErrNotFound)
 		assert.EqualError(t, err, `no client "web"`)
 	})
@@ -216,20 +216,21 @@ func TestManageClient_Remove(t *testing.T) {
 
 func TestManageClient_ListEmpty(t *testing.T) {
 	f := newFixture(t, backends[0].loc(t.TempDir()))
-	require.NoError(t, f.ListClients(t.Context()))
+	require.NoError(t, f.listClients(t.Context()))
 	assert.Empty(t, f.out.String())
 	assert.Equal(t, "No clients.\n", f.err.String())
 }
 
-// TestManageClient_ReloadNotice: a file repository's changes need a reload,
-// a SQL one's do not.
-func TestManageClient_ReloadNotice(t *testing.T) {
+// TestManageClient_ChangeNotice: a running Caddy sees a file repository's
+// changes within a second, and a SQL one's at once; neither needs a reload.
+func TestManageClient_ChangeNotice(t *testing.T) {
 	for _, b := range backends {
 		t.Run(b.name, func(t *testing.T) {
 			f := newFixture(t, b.loc(t.TempDir()))
-			require.NoError(t, f.AddClient(t.Context(), ClientSpec{ID: "web", Public: true}))
+			require.NoError(t, f.addClient(t.Context(), clientSpec{id: "web", public: true}))
+			assert.NotContains(t, f.err.String(), "caddy reload")
 			if b.name == "file" {
-				assert.Contains(t, f.err.String(), "caddy reload")
+				assert.Contains(t, f.err.String(), "within a second")
 			} else {
 				assert.NotContains(t, f.err.String(), "reload")
 			}
@@ -241,8 +242,8 @@ func TestManageClient_ReloadNotice(t *testing.T) {
 // not pass escape sequences to the terminal.
 func TestManageClient_ListControlCharacters(t *testing.T) {
 	f := newFixture(t, backends[0].loc(t.TempDir()))
-	require.NoError(t, f.Store.PutClient(t.Context(), repos.Client{ID: "web", Name: "evil\x1b[2Jname\tx"}))
-	require.NoError(t, f.ListClients(t.Context()))
+	require.NoError(t, f.store.PutClient(t.Context(), repos.Client{ID: "web", Name: "evil\x1b[2Jname\tx"}))
+	require.NoError(t, f.listClients(t.Context()))
 	assert.NotContains(t, f.out.String(), "\x1b")
 	assert.Contains(t, f.out.String(), "evil\uFFFD[2Jname\uFFFDx")
 }

@@ -8,21 +8,28 @@ import (
 	"strings"
 
 	"github.com/spf13/cobra"
+
+	"github.com/caddy-oauth2/caddy-oauth2/grants"
 )
 
-// Env is what the commands need of Caddy; the root package fills it in.
+// Env is what the commands need of Caddy. The root package fills it in, so
+// that this package does not import Caddy's command line and its tests run
+// without a Caddy process.
 type Env struct {
 	// LoadConfig reads and adapts a config file as `caddy run` does (an
 	// empty file means ./Caddyfile if there is one) and returns its JSON,
 	// or nil when there is no config.
 	LoadConfig func(file, adapter string) ([]byte, error)
 	// Replace resolves placeholders such as {env.NAME} in a DSN or path,
-	// as provisioning does.
+	// as provisioning does, so that a command opens the repository the
+	// handler opens.
 	Replace func(string) string
 	// DefaultRepository is the repository of a handler that names none.
 	DefaultRepository func() Location
-	// Hash hashes client secrets and passwords.
-	Hash HashFunc
+	// Hash hashes client secrets and passwords into a format the
+	// repositories store. In Caddy it is caddyauth.BcryptHash's Hash, as
+	// `caddy hash-password` uses; tests pass a cheaper bcrypt cost.
+	Hash func(plaintext []byte) ([]byte, error)
 }
 
 // Setup adds the client, user, scope and keygen commands to cmd, the
@@ -31,122 +38,28 @@ func Setup(cmd *cobra.Command, env Env) {
 	cmd.AddCommand(clientCommand(env), userCommand(env), scopeCommand(env), keygenCommand())
 }
 
-// repositoryHelp is the part of every client, user and scope command's help
-// that says how the repository is found.
-const repositoryHelp = `
-The repository is the one the oauth2_token handlers of the config use: give
-the config with --config (and --adapter) as to 'caddy run'; without them,
-./Caddyfile is used if there is one. Or name the repository directly, in the
-words of the Caddyfile:
-
-    --repository "sql sqlite /var/lib/caddy/oauth2.db"
-    --repository "sql postgres {env.DATABASE_URL}"
-    --repository "file /etc/caddy/oauth2.json"
-
-Placeholders such as {env.DATABASE_URL} are resolved, which keeps a password
-out of the shell history and the process list. A SQL
-repository's changes apply at once; a definitions file is read by Caddy when
-it loads its config, so run 'caddy reload' after changing it.
-`
-
-// repositoryFlags adds the flags that locate the repository.
-func repositoryFlags(cmd *cobra.Command) {
-	f := cmd.PersistentFlags()
-	f.StringP("config", "c", "", "Caddy config file whose oauth2_token handlers name the repository")
-	f.StringP("adapter", "a", "", "Name of the config adapter, as for 'caddy run'")
-	f.StringP("repository", "r", "", `The repository itself: "sql <driver> <dsn>" or "file <path>"`)
-}
-
-// locate finds the repository from the flags.
-func (e Env) locate(cmd *cobra.Command) (Location, error) {
-	flags := cmd.Flags()
-	if spec, _ := flags.GetString("repository"); spec != "" {
-		loc, err := ParseLocation(spec)
-		if err != nil {
-			return Location{}, err
-		}
-		return loc.resolve(e.Replace), nil
-	}
-	config, _ := flags.GetString("config")
-	adapter, _ := flags.GetString("adapter")
-	cfg, err := e.LoadConfig(config, adapter)
-	if err != nil {
-		return Location{}, err
-	}
-	if len(cfg) == 0 {
-		return Location{}, errors.New("no config: name the Caddyfile with --config, or the repository with --repository")
-	}
-	return FindInConfig(cfg, e.DefaultRepository(), e.Replace)
-}
-
-// run returns a cobra RunE that opens the repository, runs f with a Manager
-// on it, and closes it.
-func (e Env) run(f func(ctx context.Context, m *Manager, cmd *cobra.Command, args []string) error) func(*cobra.Command, []string) error {
-	return func(cmd *cobra.Command, args []string) (err error) {
-		loc, err := e.locate(cmd)
-		if err != nil {
-			return err
-		}
-		ctx := cmd.Context()
-		if ctx == nil {
-			ctx = context.Background()
-		}
-		store, err := OpenStore(ctx, loc)
-		if err != nil {
-			return err
-		}
-		fmt.Fprintf(cmd.ErrOrStderr(), "Using the %s.\n", loc)
-		defer func() {
-			if cerr := store.Close(); cerr != nil && err == nil {
-				err = fmt.Errorf("closing %s: %w", loc, cerr)
-			}
-		}()
-		m := &Manager{Store: store, Out: cmd.OutOrStdout(), Err: cmd.ErrOrStderr(), Hash: e.Hash}
-		return f(ctx, m, cmd, args)
-	}
-}
-
-// listFlag returns the values of a list flag: nil when it is not given (no
-// restriction), an empty list when it is given empty (--scopes "", nothing
-// allowed). Values may be separated by commas, or by spaces as in the
-// Caddyfile.
-func listFlag(cmd *cobra.Command, name string) []string {
-	if !cmd.Flags().Changed(name) {
-		return nil
-	}
-	raw, _ := cmd.Flags().GetStringSlice(name)
-	out := []string{}
-	for _, v := range raw {
-		out = append(out, strings.Fields(v)...)
-	}
-	return out
-}
-
-// args checks the positional arguments against their names, for messages
-// clearer than cobra's "accepts 1 arg(s)".
-func args(names ...string) cobra.PositionalArgs {
-	return func(cmd *cobra.Command, args []string) error {
-		if len(args) < len(names) {
-			return fmt.Errorf("missing %s (usage: %s)", names[len(args)], cmd.UseLine())
-		}
-		if len(args) > len(names) {
-			return fmt.Errorf("unexpected argument %q (usage: %s)", args[len(names)], cmd.UseLine())
-		}
-		return nil
-	}
-}
-
-// passwordFrom returns a PasswordFunc that reads from the command's
-// standard input, prompting on its standard error.
-func passwordFrom(cmd *cobra.Command, what string) PasswordFunc {
-	return func() ([]byte, error) { return ReadPassword(cmd.InOrStdin(), cmd.ErrOrStderr(), what) }
-}
-
 func clientCommand(env Env) *cobra.Command {
-	cmd := &cobra.Command{
-		Use:   "client",
-		Short: "Adds, lists, shows and removes OAuth clients, and rotates their secrets",
-		Long: `
+	add := env.subcommand("add <id> [--name <name>] [--grants <grant,...>] [--scopes <scope,...>] [--default-scope <scope,...>] [--public]",
+		"Adds a client; prints a confidential client's generated secret",
+		func(ctx context.Context, m *manager, cmd *cobra.Command, args []string) error {
+			name, _ := cmd.Flags().GetString("name")
+			public, _ := cmd.Flags().GetBool("public")
+			return m.addClient(ctx, clientSpec{
+				id:           args[0],
+				name:         name,
+				grants:       listFlag(cmd, "grants"),
+				scopes:       listFlag(cmd, "scopes"),
+				defaultScope: listFlag(cmd, "default-scope"),
+				public:       public,
+			})
+		})
+	add.Flags().String("name", "", "Name of the client, for people")
+	add.Flags().StringSlice("grants", nil, "Grants the client may use: "+strings.Join(grants.Supported(), ", ")+" (default: every enabled grant)")
+	add.Flags().StringSlice("scopes", nil, "Scopes the client may request (default: every scope)")
+	add.Flags().StringSlice("default-scope", nil, "Scopes granted when a request names none (default: the directive's default_scope)")
+	add.Flags().Bool("public", false, "Add a public client, without a secret")
+
+	return repositoryCommand("client", "Adds, lists, shows and removes OAuth clients, and rotates their secrets", `
 Manages the OAuth clients of the repository.
 
 A confidential client (the default) authenticates with a secret, which is
@@ -157,74 +70,26 @@ Lists: not giving --grants, --scopes or --default-scope leaves the client
 unrestricted (every grant the directive enables, every scope, the directive's
 default_scope); giving one empty ("") allows nothing. Values are separated by
 commas or spaces. Every scope must be declared first ('caddy oauth2 scope add').
-` + repositoryHelp,
-	}
-	repositoryFlags(cmd)
-
-	add := &cobra.Command{
-		Use:   "add <id> [--name <name>] [--grants <grant,...>] [--scopes <scope,...>] [--default-scope <scope,...>] [--public]",
-		Short: "Adds a client; prints a confidential client's generated secret",
-		Args:  args("<id>"),
-		RunE: env.run(func(ctx context.Context, m *Manager, cmd *cobra.Command, args []string) error {
-			name, _ := cmd.Flags().GetString("name")
-			public, _ := cmd.Flags().GetBool("public")
-			return m.AddClient(ctx, ClientSpec{
-				ID:           args[0],
-				Name:         name,
-				Grants:       listFlag(cmd, "grants"),
-				Scopes:       listFlag(cmd, "scopes"),
-				DefaultScope: listFlag(cmd, "default-scope"),
-				Public:       public,
-			})
-		}),
-	}
-	add.Flags().String("name", "", "Name of the client, for people")
-	add.Flags().StringSlice("grants", nil, "Grants the client may use: refresh_token, password, client_credentials (default: every enabled grant)")
-	add.Flags().StringSlice("scopes", nil, "Scopes the client may request (default: every scope)")
-	add.Flags().StringSlice("default-scope", nil, "Scopes granted when a request names none (default: the directive's default_scope)")
-	add.Flags().Bool("public", false, "Add a public client, without a secret")
-
-	list := &cobra.Command{
-		Use:   "list",
-		Short: "Lists the clients",
-		Args:  args(),
-		RunE: env.run(func(ctx context.Context, m *Manager, _ *cobra.Command, _ []string) error {
-			return m.ListClients(ctx)
-		}),
-	}
-	show := &cobra.Command{
-		Use:   "show <id>",
-		Short: "Shows a client, without its secret",
-		Args:  args("<id>"),
-		RunE: env.run(func(ctx context.Context, m *Manager, _ *cobra.Command, args []string) error {
-			return m.ShowClient(ctx, args[0])
-		}),
-	}
-	remove := &cobra.Command{
-		Use:   "remove <id>",
-		Short: "Removes a client; its refresh tokens stop working",
-		Args:  args("<id>"),
-		RunE: env.run(func(ctx context.Context, m *Manager, _ *cobra.Command, args []string) error {
-			return m.RemoveClient(ctx, args[0])
-		}),
-	}
-	rotate := &cobra.Command{
-		Use:   "rotate-secret <id>",
-		Short: "Gives a confidential client a new generated secret and prints it",
-		Args:  args("<id>"),
-		RunE: env.run(func(ctx context.Context, m *Manager, _ *cobra.Command, args []string) error {
-			return m.RotateClientSecret(ctx, args[0])
-		}),
-	}
-	cmd.AddCommand(add, list, show, remove, rotate)
-	return cmd
+`,
+		add,
+		env.subcommand("list", "Lists the clients", withoutArgs((*manager).listClients)),
+		env.subcommand("show <id>", "Shows a client, without its secret", withArg((*manager).showClient)),
+		env.subcommand("remove <id>", "Removes a client; its refresh tokens stop working", withArg((*manager).removeClient)),
+		env.subcommand("rotate-secret <id>", "Gives a confidential client a new generated secret and prints it", withArg((*manager).rotateClientSecret)),
+	)
 }
 
 func userCommand(env Env) *cobra.Command {
-	cmd := &cobra.Command{
-		Use:   "user",
-		Short: "Adds, lists and removes users of the password grant, and sets their passwords",
-		Long: `
+	add := env.subcommand("add <username> [--id <id>] [--scopes <scope,...>]", "Adds a user; reads the password",
+		func(ctx context.Context, m *manager, cmd *cobra.Command, args []string) error {
+			id, _ := cmd.Flags().GetString("id")
+			spec := userSpec{username: args[0], id: id, scopes: listFlag(cmd, "scopes")}
+			return m.addUser(ctx, spec, passwordFrom(cmd, "password"))
+		})
+	add.Flags().String("id", "", "The user's id, the sub claim of its tokens (default: a random UUID)")
+	add.Flags().StringSlice("scopes", nil, "Scopes the password grant may give for the user (default: every scope)")
+
+	return repositoryCommand("user", "Adds, lists and removes users of the password grant, and sets their passwords", `
 Manages the users (resource owners) of the password grant.
 
 Passwords are read from the terminal without echo, twice; when the standard
@@ -234,97 +99,44 @@ it in. They are stored only as bcrypt hashes.
 A user's id is the sub claim of its access tokens. Without --id, a random
 UUID is generated. --scopes limits what the password grant may give on the
 user's behalf (default: every scope; "" allows none).
-` + repositoryHelp,
-	}
-	repositoryFlags(cmd)
-
-	add := &cobra.Command{
-		Use:   "add <username> [--id <id>] [--scopes <scope,...>]",
-		Short: "Adds a user; reads the password",
-		Args:  args("<username>"),
-		RunE: env.run(func(ctx context.Context, m *Manager, cmd *cobra.Command, args []string) error {
-			id, _ := cmd.Flags().GetString("id")
-			spec := UserSpec{Username: args[0], ID: id, Scopes: listFlag(cmd, "scopes")}
-			return m.AddUser(ctx, spec, passwordFrom(cmd, "password"))
-		}),
-	}
-	add.Flags().String("id", "", "The user's id, the sub claim of its tokens (default: a random UUID)")
-	add.Flags().StringSlice("scopes", nil, "Scopes the password grant may give for the user (default: every scope)")
-
-	list := &cobra.Command{
-		Use:   "list",
-		Short: "Lists the users",
-		Args:  args(),
-		RunE: env.run(func(ctx context.Context, m *Manager, _ *cobra.Command, _ []string) error {
-			return m.ListUsers(ctx)
-		}),
-	}
-	remove := &cobra.Command{
-		Use:   "remove <username>",
-		Short: "Removes a user",
-		Args:  args("<username>"),
-		RunE: env.run(func(ctx context.Context, m *Manager, _ *cobra.Command, args []string) error {
-			return m.RemoveUser(ctx, args[0])
-		}),
-	}
-	setPassword := &cobra.Command{
-		Use:   "set-password <username>",
-		Short: "Sets a user's password; reads it like add",
-		Args:  args("<username>"),
-		RunE: env.run(func(ctx context.Context, m *Manager, cmd *cobra.Command, args []string) error {
-			return m.SetUserPassword(ctx, args[0], passwordFrom(cmd, "password"))
-		}),
-	}
-	cmd.AddCommand(add, list, remove, setPassword)
-	return cmd
+`,
+		add,
+		env.subcommand("list", "Lists the users", withoutArgs((*manager).listUsers)),
+		env.subcommand("remove <username>", "Removes a user", withArg((*manager).removeUser)),
+		env.subcommand("set-password <username>", "Sets a user's password; reads it like add",
+			func(ctx context.Context, m *manager, cmd *cobra.Command, args []string) error {
+				return m.setUserPassword(ctx, args[0], passwordFrom(cmd, "password"))
+			}),
+	)
 }
 
 func scopeCommand(env Env) *cobra.Command {
-	cmd := &cobra.Command{
-		Use:   "scope",
-		Short: "Adds, lists and removes scopes",
-		Long: `
+	add := env.subcommand("add <id> [--description <text>]", "Declares a scope",
+		func(ctx context.Context, m *manager, cmd *cobra.Command, args []string) error {
+			desc, _ := cmd.Flags().GetString("description")
+			return m.addScope(ctx, args[0], desc)
+		})
+	add.Flags().String("description", "", "What the scope allows, for people")
+
+	remove := env.subcommand("remove <id> [--force]", "Removes a scope",
+		func(ctx context.Context, m *manager, cmd *cobra.Command, args []string) error {
+			force, _ := cmd.Flags().GetBool("force")
+			return m.removeScope(ctx, args[0], force)
+		})
+	remove.Flags().Bool("force", false, "Also take the scope out of the clients and users that name it")
+
+	return repositoryCommand("scope", "Adds, lists and removes scopes", `
 Manages the scopes that clients may request. A scope id is a scope-token of
 RFC 6749 §3.3: printable ASCII other than space, " and \.
 
 A scope that clients or users still name is not removed unless --force is
 given; then it is taken out of their lists too, which narrows what they may
 do (a list left empty allows nothing).
-` + repositoryHelp,
-	}
-	repositoryFlags(cmd)
-
-	add := &cobra.Command{
-		Use:   "add <id> [--description <text>]",
-		Short: "Declares a scope",
-		Args:  args("<id>"),
-		RunE: env.run(func(ctx context.Context, m *Manager, cmd *cobra.Command, args []string) error {
-			desc, _ := cmd.Flags().GetString("description")
-			return m.AddScope(ctx, args[0], desc)
-		}),
-	}
-	add.Flags().String("description", "", "What the scope allows, for people")
-
-	list := &cobra.Command{
-		Use:   "list",
-		Short: "Lists the scopes",
-		Args:  args(),
-		RunE: env.run(func(ctx context.Context, m *Manager, _ *cobra.Command, _ []string) error {
-			return m.ListScopes(ctx)
-		}),
-	}
-	remove := &cobra.Command{
-		Use:   "remove <id> [--force]",
-		Short: "Removes a scope",
-		Args:  args("<id>"),
-		RunE: env.run(func(ctx context.Context, m *Manager, cmd *cobra.Command, args []string) error {
-			force, _ := cmd.Flags().GetBool("force")
-			return m.RemoveScope(ctx, args[0], force)
-		}),
-	}
-	remove.Flags().Bool("force", false, "Also take the scope out of the clients and users that name it")
-	cmd.AddCommand(add, list, remove)
-	return cmd
+`,
+		add,
+		env.subcommand("list", "Lists the scopes", withoutArgs((*manager).listScopes)),
+		remove,
+	)
 }
 
 func keygenCommand() *cobra.Command {
@@ -348,35 +160,35 @@ Give the passphrase as private_key's second argument, e.g. from
 Existing files are not replaced unless --force is given: replacing the signing
 key invalidates every access token signed with the old one.
 `,
-		Args: args(),
+		Args: checkArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			flags := cmd.Flags()
-			opts := KeyOptions{}
-			opts.Type, _ = flags.GetString("type")
-			opts.Bits, _ = flags.GetInt("bits")
-			opts.PrivatePath, _ = flags.GetString("out")
-			opts.PublicPath, _ = flags.GetString("public-out")
-			opts.Force, _ = flags.GetBool("force")
-			if opts.Type != KeyRSA && flags.Changed("bits") {
+			opts := keyOptions{}
+			opts.keyType, _ = flags.GetString("type")
+			opts.bits, _ = flags.GetInt("bits")
+			opts.privatePath, _ = flags.GetString("out")
+			opts.publicPath, _ = flags.GetString("public-out")
+			opts.force, _ = flags.GetBool("force")
+			if opts.keyType != keyRSA && flags.Changed("bits") {
 				return errors.New("--bits is for --type rsa")
 			}
 			if encrypt, _ := flags.GetBool("encrypt"); encrypt {
-				p, err := ReadPassword(cmd.InOrStdin(), cmd.ErrOrStderr(), "passphrase")
+				p, err := readPassword(cmd.InOrStdin(), cmd.ErrOrStderr(), "passphrase")
 				if err != nil {
 					return err
 				}
-				opts.Passphrase = p
+				opts.passphrase = p
 			}
-			info, err := GenerateKey(opts)
+			info, err := generateKey(opts)
 			if err != nil {
 				return err
 			}
-			printKeyInfo(cmd, info, opts.Passphrase != nil)
+			printKeyInfo(cmd, info, opts.passphrase != nil)
 			return nil
 		},
 	}
-	cmd.Flags().StringP("type", "t", KeyEC, "Key type: ec, rsa or ed25519")
-	cmd.Flags().Int("bits", DefaultRSABits, "Size of an RSA key")
+	cmd.Flags().StringP("type", "t", keyEC, "Key type: ec, rsa or ed25519")
+	cmd.Flags().Int("bits", defaultRSABits, "Size of an RSA key")
 	cmd.Flags().StringP("out", "o", "oauth2.pem", "Private key file")
 	cmd.Flags().String("public-out", "", "Public key file (default: the private key's name with .pub.pem)")
 	cmd.Flags().Bool("encrypt", false, "Encrypt the private key with a passphrase")
@@ -385,16 +197,16 @@ key invalidates every access token signed with the old one.
 }
 
 // printKeyInfo tells the user what keygen wrote and how to use it.
-func printKeyInfo(cmd *cobra.Command, info *KeyInfo, encrypted bool) {
+func printKeyInfo(cmd *cobra.Command, info *keyInfo, encrypted bool) {
 	w := cmd.ErrOrStderr()
 	state := "mode 0600"
 	if encrypted {
 		state += ", encrypted"
 	}
-	fmt.Fprintf(w, "Wrote a signing key for %s tokens (kid %s):\n", info.Algorithm, info.KeyID)
-	fmt.Fprintf(w, "  private key: %s (%s)\n", info.PrivatePath, state)
-	fmt.Fprintf(w, "  public key:  %s\n", info.PublicPath)
-	path := info.PrivatePath
+	fmt.Fprintf(w, "Wrote a signing key for %s tokens (kid %s):\n", info.algorithm, info.keyID)
+	fmt.Fprintf(w, "  private key: %s (%s)\n", info.privatePath, state)
+	fmt.Fprintf(w, "  public key:  %s\n", info.publicPath)
+	path := info.privatePath
 	if abs, err := filepath.Abs(path); err == nil {
 		path = abs
 	}

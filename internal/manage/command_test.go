@@ -123,7 +123,7 @@ func TestCommand_UserPasswordFromAPipe(t *testing.T) {
 
 	_, stderr, err := execute(t, env, "looking-glass\r\n", append([]string{"user", "set-password", "alice"}, repo...)...)
 	require.NoError(t, err)
-	assert.Contains(t, stderr, "caddy reload", "a file repository needs a reload")
+	assert.Contains(t, stderr, "within a second", "a running Caddy notices a changed file by itself")
 	defs, err = file.Load(path)
 	require.NoError(t, err)
 	alice, err = defs.UserByUsername(t.Context(), "alice")

@@ -3,7 +3,7 @@
 // handler's repository, and generating signing keys.
 //
 // It knows the command line only through Setup, which builds the cobra
-// commands; everything else takes a Store, an io.Reader and io.Writers, so
+// commands; everything else takes a store, an io.Reader and io.Writers, so
 // that it runs in tests without a terminal or a Caddy process. What does need
 // Caddy (adapting a Caddyfile, resolving placeholders, hashing like `caddy
 // hash-password`) comes in through an Env that the root package fills in.

@@ -12,7 +12,7 @@ import (
 	"github.com/caddy-oauth2/caddy-oauth2/repos/file"
 )
 
-// fileStore is a JSON definitions file as a Store. It reads the file once,
+// fileStore is a JSON definitions file as a store. It reads the file once,
 // when opened; every change is applied to a copy of the document, which is
 // saved (validated, then atomically replacing the file) before it becomes the
 // store's state, so a refused change leaves both the file and the store as
@@ -35,10 +35,11 @@ func openFileStore(path string) (*fileStore, error) {
 	return &fileStore{path: path, doc: doc, exists: true}, nil
 }
 
-// ChangeNotice reminds the user that Caddy reads the file only when it loads
-// its config.
-func (s *fileStore) ChangeNotice() string {
-	return fmt.Sprintf("Caddy reads %s when it loads its config: run `caddy reload` to apply the change.", s.path)
+// changeNotice tells the user when a running Caddy sees the change: within a
+// second, as it notices the changed file by itself. Users who used to run
+// `caddy reload` after editing the file learn that they no longer need to.
+func (s *fileStore) changeNotice() string {
+	return fmt.Sprintf("A running Caddy notices the change to %s within a second; no reload is needed.", s.path)
 }
 
 // Close does nothing: every change is already saved.
@@ -233,6 +234,6 @@ func cloneUser(u repos.User) repos.User {
 
 // Interface guards.
 var (
-	_ Store         = (*fileStore)(nil)
+	_ store         = (*fileStore)(nil)
 	_ changeNoticer = (*fileStore)(nil)
 )

@@ -16,22 +16,22 @@ import (
 
 func TestManageFile_MissingFileIsCreatedByTheFirstChange(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "oauth2.json")
-	f := newFixture(t, Location{Backend: BackendFile, Path: path})
+	f := newFixture(t, Location{Backend: backendFile, Path: path})
 
-	err := f.ListClients(t.Context())
+	err := f.listClients(t.Context())
 	require.Error(t, err, "listing a file that is not there is likely a wrong path")
 	assert.Contains(t, err.Error(), "does not exist")
-	assert.ErrorIs(t, f.RemoveClient(t.Context(), "web"), repos.ErrNotFound)
+	assert.ErrorIs(t, f.removeClient(t.Context(), "web"), repos.ErrNotFound)
 	_, err = os.Stat(path)
 	require.ErrorIs(t, err, fs.ErrNotExist, "a failed change creates nothing")
 
-	require.NoError(t, f.AddScope(t.Context(), "read", "Read access"))
+	require.NoError(t, f.addScope(t.Context(), "read", "Read access"))
 	fi, err := os.Stat(path)
 	require.NoError(t, err)
 	if runtime.GOOS != "windows" {
 		assert.Equal(t, fs.FileMode(0o600), fi.Mode().Perm())
 	}
-	require.NoError(t, f.ListScopes(t.Context()))
+	require.NoError(t, f.listScopes(t.Context()))
 	f.checkFile(t)
 }
 
@@ -40,7 +40,7 @@ func TestManageFile_BrokenFileIsNotTouched(t *testing.T) {
 	broken := []byte(`{"scopes": [{"id": "read"}], "clients": [{"id": "web", "scopes": ["nope"]}]}`)
 	require.NoError(t, os.WriteFile(path, broken, 0o600))
 
-	_, err := OpenStore(t.Context(), Location{Backend: BackendFile, Path: path})
+	_, err := openStore(t.Context(), Location{Backend: backendFile, Path: path})
 	require.Error(t, err)
 	assert.Contains(t, err.Error(), `scope "nope" is not declared`, "the loader's own message")
 	got, err := os.ReadFile(path)
@@ -58,8 +58,8 @@ func TestManageFile_KeepsOrderAndOtherEntries(t *testing.T) {
 	before, err := file.ReadDocument(path)
 	require.NoError(t, err)
 
-	f := newFixture(t, Location{Backend: BackendFile, Path: path})
-	require.NoError(t, f.RotateClientSecret(t.Context(), "service"))
+	f := newFixture(t, Location{Backend: backendFile, Path: path})
+	require.NoError(t, f.rotateClientSecret(t.Context(), "service"))
 
 	after, err := file.ReadDocument(path)
 	require.NoError(t, err)

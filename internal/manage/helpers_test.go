@@ -17,9 +17,9 @@ func testHash(p []byte) ([]byte, error) {
 	return bcrypt.GenerateFromPassword(p, bcrypt.MinCost)
 }
 
-// fixture is a Manager on a fresh repository with its output captured.
+// fixture is a manager on a fresh repository with its output captured.
 type fixture struct {
-	*Manager
+	*manager
 	out, err bytes.Buffer
 	loc      Location
 }
@@ -33,7 +33,7 @@ var backends = []struct {
 		return Location{Backend: BackendSQL, Driver: "sqlite", DSN: filepath.Join(dir, "oauth2.db")}
 	}},
 	{"file", func(dir string) Location {
-		return Location{Backend: BackendFile, Path: filepath.Join(dir, "oauth2.json")}
+		return Location{Backend: backendFile, Path: filepath.Join(dir, "oauth2.json")}
 	}},
 }
 
@@ -48,11 +48,11 @@ func eachBackend(t *testing.T, test func(t *testing.T, f *fixture)) {
 
 func newFixture(t *testing.T, loc Location) *fixture {
 	t.Helper()
-	store, err := OpenStore(t.Context(), loc)
+	s, err := openStore(t.Context(), loc)
 	require.NoError(t, err)
-	t.Cleanup(func() { require.NoError(t, store.Close()) })
+	t.Cleanup(func() { require.NoError(t, s.Close()) })
 	f := &fixture{loc: loc}
-	f.Manager = &Manager{Store: store, Out: &f.out, Err: &f.err, Hash: testHash}
+	f.manager = &manager{store: s, stdout: &f.out, stderr: &f.err, hash: testHash}
 	return f
 }
 
@@ -66,7 +66,7 @@ func (f *fixture) reset() {
 func (f *fixture) scopes(t *testing.T, ids ...string) {
 	t.Helper()
 	for _, id := range ids {
-		require.NoError(t, f.AddScope(t.Context(), id, ""))
+		require.NoError(t, f.addScope(t.Context(), id, ""))
 	}
 	f.reset()
 }
@@ -74,13 +74,13 @@ func (f *fixture) scopes(t *testing.T, ids ...string) {
 // checkFile checks that a file repository still loads as Caddy loads it.
 func (f *fixture) checkFile(t *testing.T) {
 	t.Helper()
-	if f.loc.Backend == BackendFile {
+	if f.loc.Backend == backendFile {
 		_, err := file.Load(f.loc.Path)
 		require.NoError(t, err, "the definitions file must still load")
 	}
 }
 
-// password returns a PasswordFunc that supplies p.
-func password(p string) PasswordFunc {
+// fixedPassword returns a passwordFunc that supplies p.
+func fixedPassword(p string) passwordFunc {
 	return func() ([]byte, error) { return []byte(p), nil }
 }

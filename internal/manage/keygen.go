@@ -23,61 +23,61 @@ import (
 
 // Key types of keygen, and the algorithm each gives access tokens.
 const (
-	KeyEC      = "ec"      // ECDSA P-256: ES256
-	KeyRSA     = "rsa"     // RS256
-	KeyEd25519 = "ed25519" // EdDSA
+	keyEC      = "ec"      // ECDSA P-256: ES256
+	keyRSA     = "rsa"     // RS256
+	keyEd25519 = "ed25519" // EdDSA
 )
 
 // Bounds of an RSA key's size. The handler refuses keys under 2048 bits
-// (RFC 7518 §3.3). DefaultRSABits is 3072, NIST's size for keys in use after
+// (RFC 7518 §3.3). defaultRSABits is 3072, NIST's size for keys in use after
 // 2030 (SP 800-57 Part 1: 2048 bits is 112-bit security, enough only until
 // then): a signing key made today may well live that long. Signing with it
 // costs about three times what a 2048-bit key does; whoever minds that
 // should pick ec, the default, which is both faster and smaller.
 const (
-	MinRSABits     = 2048
-	DefaultRSABits = 3072
-	MaxRSABits     = 8192
+	minRSABits     = 2048
+	defaultRSABits = 3072
+	maxRSABits     = 8192
 )
 
-// KeyOptions says what keygen makes and where it writes it.
-type KeyOptions struct {
-	// Type is KeyEC (the default when empty), KeyRSA or KeyEd25519.
-	Type string
-	// Bits is the size of an RSA key; 0 means DefaultRSABits.
-	Bits int
-	// PrivatePath is the private key's file, written 0600.
-	PrivatePath string
-	// PublicPath is the public key's file; empty means PublicKeyPath(PrivatePath).
-	PublicPath string
-	// Passphrase, when set, encrypts the private key (PBES2 PKCS#8 with
+// keyOptions says what keygen makes and where it writes it.
+type keyOptions struct {
+	// keyType is keyEC (the default when empty), keyRSA or keyEd25519.
+	keyType string
+	// bits is the size of an RSA key; 0 means defaultRSABits.
+	bits int
+	// privatePath is the private key's file, written 0600.
+	privatePath string
+	// publicPath is the public key's file; empty means publicKeyPath(privatePath).
+	publicPath string
+	// passphrase, when set, encrypts the private key (PBES2 PKCS#8 with
 	// AES-256-CBC and PBKDF2-SHA256, what `openssl genpkey -aes-256-cbc` writes).
-	Passphrase []byte
-	// Force replaces existing files; without it keygen refuses to, as losing
+	passphrase []byte
+	// force replaces existing files; without it keygen refuses to, as losing
 	// a signing key invalidates every access token signed with it.
-	Force bool
+	force bool
 }
 
-// KeyInfo describes a generated key.
-type KeyInfo struct {
-	// Algorithm is the JWS algorithm of the tokens the key signs.
-	Algorithm string
-	// KeyID is the kid of those tokens: the key's RFC 7638 thumbprint.
-	KeyID       string
-	PrivatePath string
-	PublicPath  string
+// keyInfo describes a generated key, for the message that says how to use it.
+type keyInfo struct {
+	// algorithm is the JWS algorithm of the tokens the key signs.
+	algorithm string
+	// keyID is the kid of those tokens: the key's RFC 7638 thumbprint.
+	keyID       string
+	privatePath string
+	publicPath  string
 }
 
-// PublicKeyPath is the default public key file for a private key file:
+// publicKeyPath is the default public key file for a private key file:
 // oauth2.pem gives oauth2.pub.pem.
-func PublicKeyPath(private string) string {
+func publicKeyPath(private string) string {
 	if base, ok := strings.CutSuffix(private, ".pem"); ok {
 		return base + ".pub.pem"
 	}
 	return private + ".pub"
 }
 
-// GenerateKey makes a signing key for access tokens and writes it as PEM:
+// generateKey makes a signing key for access tokens and writes it as PEM:
 // the private key as PKCS#8 (encrypted when a passphrase is given) and the
 // public key as PKIX, for resource servers that check tokens offline.
 //
@@ -86,25 +86,25 @@ func PublicKeyPath(private string) string {
 // keygen writes is one the handler accepts. The unencrypted encoding is read
 // back: decrypting costs a PBKDF2 derivation of 600,000 rounds, and the
 // tests check that encrypted keys read back too.
-func GenerateKey(opts KeyOptions) (*KeyInfo, error) {
-	if opts.PrivatePath == "" {
+func generateKey(opts keyOptions) (*keyInfo, error) {
+	if opts.privatePath == "" {
 		return nil, errors.New("no file for the private key")
 	}
-	if opts.PublicPath == "" {
-		opts.PublicPath = PublicKeyPath(opts.PrivatePath)
+	if opts.publicPath == "" {
+		opts.publicPath = publicKeyPath(opts.privatePath)
 	}
-	if filepath.Clean(opts.PublicPath) == filepath.Clean(opts.PrivatePath) {
+	if filepath.Clean(opts.publicPath) == filepath.Clean(opts.privatePath) {
 		return nil, errors.New("the public and private key files are the same")
 	}
-	if !opts.Force {
-		for _, p := range []string{opts.PrivatePath, opts.PublicPath} {
+	if !opts.force {
+		for _, p := range []string{opts.privatePath, opts.publicPath} {
 			if _, err := os.Lstat(p); err == nil {
 				return nil, fmt.Errorf("%s exists; use --force to replace it", p)
 			}
 		}
 	}
 
-	key, err := newKey(opts.Type, opts.Bits)
+	key, err := newKey(opts.keyType, opts.bits)
 	if err != nil {
 		return nil, err
 	}
@@ -121,8 +121,8 @@ func GenerateKey(opts KeyOptions) (*KeyInfo, error) {
 	if err != nil {
 		return nil, err
 	}
-	if len(opts.Passphrase) > 0 {
-		block, err := pemutil.EncryptPKCS8PrivateKey(rand.Reader, der, opts.Passphrase, x509.PEMCipherAES256)
+	if len(opts.passphrase) > 0 {
+		block, err := pemutil.EncryptPKCS8PrivateKey(rand.Reader, der, opts.passphrase, x509.PEMCipherAES256)
 		if err != nil {
 			return nil, fmt.Errorf("encrypting the private key: %w", err)
 		}
@@ -134,43 +134,43 @@ func GenerateKey(opts KeyOptions) (*KeyInfo, error) {
 	}
 	public := pem.EncodeToMemory(&pem.Block{Type: "PUBLIC KEY", Bytes: pubDER})
 
-	if err := writeKeyFile(opts.PrivatePath, private, 0o600, opts.Force); err != nil {
+	if err := writeKeyFile(opts.privatePath, private, 0o600, opts.force); err != nil {
 		return nil, err
 	}
-	if err := writeKeyFile(opts.PublicPath, public, 0o644, opts.Force); err != nil {
+	if err := writeKeyFile(opts.publicPath, public, 0o644, opts.force); err != nil {
 		return nil, err
 	}
-	return &KeyInfo{
-		Algorithm:   signer.Algorithm(),
-		KeyID:       signer.KeyID(),
-		PrivatePath: opts.PrivatePath,
-		PublicPath:  opts.PublicPath,
+	return &keyInfo{
+		algorithm:   signer.Algorithm(),
+		keyID:       signer.KeyID(),
+		privatePath: opts.privatePath,
+		publicPath:  opts.publicPath,
 	}, nil
 }
 
 // newKey generates a key of the given type.
 func newKey(typ string, bits int) (crypto.Signer, error) {
 	switch typ {
-	case "", KeyEC:
+	case "", keyEC:
 		return ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	case KeyEd25519:
+	case keyEd25519:
 		_, key, err := ed25519.GenerateKey(rand.Reader)
 		return key, err
-	case KeyRSA:
+	case keyRSA:
 		if bits == 0 {
-			bits = DefaultRSABits
+			bits = defaultRSABits
 		}
-		if bits < MinRSABits || bits > MaxRSABits {
-			return nil, fmt.Errorf("--bits: an RSA key has %d to %d bits", MinRSABits, MaxRSABits)
+		if bits < minRSABits || bits > maxRSABits {
+			return nil, fmt.Errorf("--bits: an RSA key has %d to %d bits", minRSABits, maxRSABits)
 		}
 		return rsa.GenerateKey(rand.Reader, bits)
 	}
-	return nil, fmt.Errorf("--type: unknown key type %q (want %s, %s or %s)", typ, KeyEC, KeyRSA, KeyEd25519)
+	return nil, fmt.Errorf("--type: unknown key type %q (want %s, %s or %s)", typ, keyEC, keyRSA, keyEd25519)
 }
 
 // writeKeyFile writes a key file with mode perm. Without force it creates
 // the file and fails if one exists, even one created since the check in
-// GenerateKey. With force it writes a temporary file beside it and renames it
+// generateKey. With force it writes a temporary file beside it and renames it
 // over the old one, so the new file has perm whatever the old one had, and a
 // failure leaves the old key in place.
 func writeKeyFile(path string, data []byte, perm fs.FileMode, force bool) (err error) {

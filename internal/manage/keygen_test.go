@@ -23,28 +23,28 @@ func TestManageKeygen(t *testing.T) {
 	t.Parallel() // the encrypted key's derivation is slow under the race detector
 	tests := []struct {
 		name       string
-		opts       KeyOptions
+		opts       keyOptions
 		alg        string
 		pemType    string
 		passphrase string
 	}{
-		{"default is ec", KeyOptions{}, "ES256", "PRIVATE KEY", ""},
-		{"ed25519", KeyOptions{Type: KeyEd25519}, "EdDSA", "PRIVATE KEY", ""},
+		{"default is ec", keyOptions{}, "ES256", "PRIVATE KEY", ""},
+		{"ed25519", keyOptions{keyType: keyEd25519}, "EdDSA", "PRIVATE KEY", ""},
 		// 2048 bits keeps the test quick; the default size is checked below.
-		{"rsa", KeyOptions{Type: KeyRSA, Bits: 2048}, "RS256", "PRIVATE KEY", ""},
-		{"ec encrypted", KeyOptions{Passphrase: []byte("correct horse")}, "ES256", "ENCRYPTED PRIVATE KEY", "correct horse"},
+		{"rsa", keyOptions{keyType: keyRSA, bits: 2048}, "RS256", "PRIVATE KEY", ""},
+		{"ec encrypted", keyOptions{passphrase: []byte("correct horse")}, "ES256", "ENCRYPTED PRIVATE KEY", "correct horse"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			dir := t.TempDir()
 			opts := tt.opts
-			opts.PrivatePath = filepath.Join(dir, "oauth2.pem")
-			info, err := GenerateKey(opts)
+			opts.privatePath = filepath.Join(dir, "oauth2.pem")
+			info, err := generateKey(opts)
 			require.NoError(t, err)
-			assert.Equal(t, tt.alg, info.Algorithm)
-			assert.Equal(t, filepath.Join(dir, "oauth2.pub.pem"), info.PublicPath)
+			assert.Equal(t, tt.alg, info.algorithm)
+			assert.Equal(t, filepath.Join(dir, "oauth2.pub.pem"), info.publicPath)
 
-			private, err := os.ReadFile(info.PrivatePath)
+			private, err := os.ReadFile(info.privatePath)
 			require.NoError(t, err)
 			block, _ := pem.Decode(private)
 			require.NotNil(t, block)
@@ -56,9 +56,9 @@ func TestManageKeygen(t *testing.T) {
 			signer, err := tokens.NewSigner(key)
 			require.NoError(t, err)
 			assert.Equal(t, tt.alg, signer.Algorithm())
-			assert.Equal(t, info.KeyID, signer.KeyID())
+			assert.Equal(t, info.keyID, signer.KeyID())
 
-			public, err := os.ReadFile(info.PublicPath)
+			public, err := os.ReadFile(info.publicPath)
 			require.NoError(t, err)
 			pubBlock, _ := pem.Decode(public)
 			require.NotNil(t, pubBlock)
@@ -68,7 +68,7 @@ func TestManageKeygen(t *testing.T) {
 			assert.True(t, pub.(interface{ Equal(crypto.PublicKey) bool }).Equal(key.Public()), "the public key is the private key's")
 
 			if runtime.GOOS != "windows" {
-				fi, err := os.Stat(info.PrivatePath)
+				fi, err := os.Stat(info.privatePath)
 				require.NoError(t, err)
 				assert.Equal(t, fs.FileMode(0o600), fi.Mode().Perm())
 			}
@@ -85,36 +85,36 @@ func TestManageKeygen_KeyTypes(t *testing.T) {
 	ec, err := newKey("", 0)
 	require.NoError(t, err)
 	assert.Equal(t, "P-256", ec.(*ecdsa.PrivateKey).Curve.Params().Name, "ES256 needs P-256")
-	ed, err := newKey(KeyEd25519, 0)
+	ed, err := newKey(keyEd25519, 0)
 	require.NoError(t, err)
 	assert.IsType(t, ed25519.PrivateKey{}, ed)
 	// Generating a 3072-bit key takes seconds under the race detector; the
 	// size given is the size made, and 0 means the default.
-	r, err := newKey(KeyRSA, MinRSABits)
+	r, err := newKey(keyRSA, minRSABits)
 	require.NoError(t, err)
-	assert.Equal(t, MinRSABits, r.(*rsa.PrivateKey).N.BitLen())
+	assert.Equal(t, minRSABits, r.(*rsa.PrivateKey).N.BitLen())
 	assert.Equal(t, "3072", keygenCommand().Flags().Lookup("bits").DefValue)
 }
 
 func TestManageKeygen_Refused(t *testing.T) {
 	tests := []struct {
 		name string
-		opts KeyOptions
+		opts keyOptions
 		want string
 	}{
-		{"unknown type", KeyOptions{Type: "dsa"}, `unknown key type "dsa"`},
-		{"small RSA", KeyOptions{Type: KeyRSA, Bits: 1024}, "an RSA key has 2048 to 8192 bits"},
-		{"huge RSA", KeyOptions{Type: KeyRSA, Bits: 16384}, "an RSA key has 2048 to 8192 bits"},
-		{"same files", KeyOptions{PublicPath: "oauth2.pem"}, "the public and private key files are the same"},
+		{"unknown type", keyOptions{keyType: "dsa"}, `unknown key type "dsa"`},
+		{"small RSA", keyOptions{keyType: keyRSA, bits: 1024}, "an RSA key has 2048 to 8192 bits"},
+		{"huge RSA", keyOptions{keyType: keyRSA, bits: 16384}, "an RSA key has 2048 to 8192 bits"},
+		{"same files", keyOptions{publicPath: "oauth2.pem"}, "the public and private key files are the same"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			dir := t.TempDir()
-			tt.opts.PrivatePath = filepath.Join(dir, "oauth2.pem")
-			if tt.opts.PublicPath != "" {
-				tt.opts.PublicPath = filepath.Join(dir, tt.opts.PublicPath)
+			tt.opts.privatePath = filepath.Join(dir, "oauth2.pem")
+			if tt.opts.publicPath != "" {
+				tt.opts.publicPath = filepath.Join(dir, tt.opts.publicPath)
 			}
-			_, err := GenerateKey(tt.opts)
+			_, err := generateKey(tt.opts)
 			require.Error(t, err)
 			assert.Contains(t, err.Error(), tt.want)
 			entries, err := os.ReadDir(dir)
@@ -127,20 +127,20 @@ func TestManageKeygen_Refused(t *testing.T) {
 func TestManageKeygen_Overwrite(t *testing.T) {
 	dir := t.TempDir()
 	private := filepath.Join(dir, "oauth2.pem")
-	first, err := GenerateKey(KeyOptions{PrivatePath: private})
+	first, err := generateKey(keyOptions{privatePath: private})
 	require.NoError(t, err)
 	before, err := os.ReadFile(private)
 	require.NoError(t, err)
 
-	for _, existing := range []string{private, first.PublicPath} {
+	for _, existing := range []string{private, first.publicPath} {
 		other := filepath.Join(dir, "other.pem")
-		opts := KeyOptions{PrivatePath: private, PublicPath: existing}
+		opts := keyOptions{privatePath: private, publicPath: existing}
 		if existing == private {
-			opts.PublicPath = other
+			opts.publicPath = other
 		} else {
-			opts.PrivatePath = other
+			opts.privatePath = other
 		}
-		_, err := GenerateKey(opts)
+		_, err := generateKey(opts)
 		require.Error(t, err)
 		assert.Contains(t, err.Error(), existing+" exists; use --force to replace it")
 		_, err = os.Stat(other)
@@ -153,10 +153,10 @@ func TestManageKeygen_Overwrite(t *testing.T) {
 	if runtime.GOOS != "windows" {
 		require.NoError(t, os.Chmod(private, 0o644))
 	}
-	second, err := GenerateKey(KeyOptions{PrivatePath: private, Force: true, Type: KeyEd25519})
+	second, err := generateKey(keyOptions{privatePath: private, force: true, keyType: keyEd25519})
 	require.NoError(t, err)
-	assert.NotEqual(t, first.KeyID, second.KeyID)
-	assert.Equal(t, "EdDSA", second.Algorithm)
+	assert.NotEqual(t, first.keyID, second.keyID)
+	assert.Equal(t, "EdDSA", second.algorithm)
 	if runtime.GOOS != "windows" {
 		fi, err := os.Stat(private)
 		require.NoError(t, err)
@@ -168,6 +168,6 @@ func TestManageKeygen_Overwrite(t *testing.T) {
 }
 
 func TestManageKeygen_PublicKeyPath(t *testing.T) {
-	assert.Equal(t, "/etc/caddy/oauth2.pub.pem", PublicKeyPath("/etc/caddy/oauth2.pem"))
-	assert.Equal(t, "signing.key.pub", PublicKeyPath("signing.key"))
+	assert.Equal(t, "/etc/caddy/oauth2.pub.pem", publicKeyPath("/etc/caddy/oauth2.pem"))
+	assert.Equal(t, "signing.key.pub", publicKeyPath("signing.key"))
 }

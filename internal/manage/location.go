@@ -9,11 +9,14 @@ import (
 	"strings"
 )
 
-// The repository backends, as the Caddyfile and the JSON config name them.
-const (
-	BackendSQL  = "sql"
-	BackendFile = "file"
-)
+// BackendSQL is the Location.Backend of a SQL database, as the Caddyfile and
+// the JSON config name it. The root package needs it because the default
+// repository, that of a handler which names none, is one.
+const BackendSQL = "sql"
+
+// backendFile is the Location.Backend of a definitions file. Only a config or
+// --repository names one, so it stays in this package.
+const backendFile = "file"
 
 // handlerName is the "handler" value of an oauth2_token handler in a JSON
 // config.
@@ -23,10 +26,15 @@ const handlerName = "oauth2_token"
 // database (Driver and DSN) or a definitions file (Path). The token store of
 // a file repository is no concern of the commands, so it is not kept.
 type Location struct {
+	// Backend is BackendSQL, or "file" for a definitions file.
 	Backend string
-	Driver  string
-	DSN     string
-	Path    string
+	// Driver is the SQL driver's name, as reposql.Open takes it.
+	Driver string
+	// DSN is the SQL data source name. It may hold a password, which is why
+	// String leaves out a server database's.
+	DSN string
+	// Path is the definitions file.
+	Path string
 }
 
 // String describes the location for messages. It never includes the DSN of
@@ -36,7 +44,7 @@ type Location struct {
 // be the user Caddy runs as).
 func (l Location) String() string {
 	switch {
-	case l.Backend == BackendFile:
+	case l.Backend == backendFile:
 		return "definitions file " + l.Path
 	case l.Driver == "sqlite":
 		return "sqlite database " + l.DSN
@@ -57,12 +65,12 @@ func (l Location) resolve(replace func(string) string) Location {
 // not repeat the value, which may hold a DSN.
 var errRepositorySyntax = errors.New(`--repository: want "sql <driver> <dsn>" or "file <path>"`)
 
-// ParseLocation parses the --repository flag, written as in the Caddyfile:
+// parseLocation parses the --repository flag, written as in the Caddyfile:
 // "sql <driver> <dsn>" or "file <path>". The DSN or path is the rest of the
 // value after the words before it, so it may contain spaces (a PostgreSQL
 // key=value DSN does). The driver is not checked here: the SQL package
 // knows which it supports.
-func ParseLocation(spec string) (Location, error) {
+func parseLocation(spec string) (Location, error) {
 	backend, rest := cutWord(spec)
 	switch backend {
 	case BackendSQL:
@@ -71,11 +79,11 @@ func ParseLocation(spec string) (Location, error) {
 			return Location{}, errRepositorySyntax
 		}
 		return Location{Backend: BackendSQL, Driver: driver, DSN: dsn}, nil
-	case BackendFile:
+	case backendFile:
 		if rest == "" {
 			return Location{}, errRepositorySyntax
 		}
-		return Location{Backend: BackendFile, Path: rest}, nil
+		return Location{Backend: backendFile, Path: rest}, nil
 	}
 	return Location{}, errRepositorySyntax
 }
@@ -99,14 +107,14 @@ type repositoryJSON struct {
 	Path    string `json:"path"`
 }
 
-// FindInConfig finds the repository of the oauth2_token handlers of a JSON
+// findInConfig finds the repository of the oauth2_token handlers of a JSON
 // Caddy config, wherever in the config they are (any app, route or
 // subroute). A handler without a repository uses def, as provisioning does.
 // Placeholders are resolved with replace before locations are compared, so
 // handlers that name one repository in different words count as one. It
 // fails when there is no handler, or when the handlers use different
 // repositories: then the user has to name one with --repository.
-func FindInConfig(config []byte, def Location, replace func(string) string) (Location, error) {
+func findInConfig(config []byte, def Location, replace func(string) string) (Location, error) {
 	var root any
 	if err := json.Unmarshal(config, &root); err != nil {
 		return Location{}, fmt.Errorf("reading config: %w", err)
@@ -164,11 +172,11 @@ func decodeRepository(repo any, def Location) (Location, error) {
 			return Location{}, errors.New("repository: sql needs a driver and a dsn")
 		}
 		return Location{Backend: BackendSQL, Driver: r.Driver, DSN: r.DSN}, nil
-	case BackendFile:
+	case backendFile:
 		if r.Path == "" {
 			return Location{}, errors.New("repository: file needs a path")
 		}
-		return Location{Backend: BackendFile, Path: r.Path}, nil
+		return Location{Backend: backendFile, Path: r.Path}, nil
 	}
 	return Location{}, fmt.Errorf("repository: unknown backend %q (want sql or file)", r.Backend)
 }

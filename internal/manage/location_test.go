@@ -21,7 +21,7 @@ func TestManageLocation_Parse(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.spec, func(t *testing.T) {
-			got, err := ParseLocation(tt.spec)
+			got, err := parseLocation(tt.spec)
 			require.NoError(t, err)
 			assert.Equal(t, tt.want, got)
 		})
@@ -31,7 +31,7 @@ func TestManageLocation_Parse(t *testing.T) {
 func TestManageLocation_ParseRefused(t *testing.T) {
 	for _, spec := range []string{"", "sql", "sql postgres", "file", "file   ", "json x.json", "postgres://u:s3cret@db/x"} {
 		t.Run(spec, func(t *testing.T) {
-			_, err := ParseLocation(spec)
+			_, err := parseLocation(spec)
 			require.Error(t, err)
 			assert.NotContains(t, err.Error(), "s3cret", "the value is not repeated")
 			assert.Contains(t, err.Error(), `want "sql <driver> <dsn>" or "file <path>"`)
@@ -78,7 +78,7 @@ func TestManageLocation_FindInConfig(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			got, err := FindInConfig(tt.config, def, replace)
+			got, err := findInConfig(tt.config, def, replace)
 			require.NoError(t, err)
 			assert.Equal(t, tt.want, got)
 		})
@@ -104,7 +104,7 @@ func TestManageLocation_FindInConfigRefused(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			_, err := FindInConfig(tt.config, def, nil)
+			_, err := findInConfig(tt.config, def, nil)
 			require.Error(t, err)
 			assert.Contains(t, err.Error(), tt.want)
 			assert.NotContains(t, err.Error(), "s3cret", "no DSN in errors")

@@ -13,13 +13,13 @@ import (
 	"golang.org/x/term"
 )
 
-// ReadPassword reads a password (or a key's passphrase) from in. When in is
+// readPassword reads a password (or a key's passphrase) from in. When in is
 // a terminal, it prompts on prompt, reads without echo and asks a second time
 // to catch typing mistakes, as `caddy hash-password` does. Otherwise it reads
 // one line, without its line ending, so that scripts and tests can pipe the
 // password in without it showing in the process list or the shell history,
 // as a flag's value would. The result is never empty.
-func ReadPassword(in io.Reader, prompt io.Writer, what string) ([]byte, error) {
+func readPassword(in io.Reader, prompt io.Writer, what string) ([]byte, error) {
 	if fd, ok := terminal(in); ok {
 		return readFromTerminal(fd, prompt, what)
 	}

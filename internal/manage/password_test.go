@@ -24,7 +24,7 @@ func TestManagePassword_FromAPipe(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			var prompt bytes.Buffer
-			got, err := ReadPassword(strings.NewReader(tt.input), &prompt, "password")
+			got, err := readPassword(strings.NewReader(tt.input), &prompt, "password")
 			require.NoError(t, err)
 			assert.Equal(t, tt.want, string(got))
 			assert.Empty(t, prompt.String(), "no prompt when nobody is typing")
@@ -34,7 +34,7 @@ func TestManagePassword_FromAPipe(t *testing.T) {
 
 func TestManagePassword_Empty(t *testing.T) {
 	for _, input := range []string{"", "\n", "\r\n"} {
-		_, err := ReadPassword(strings.NewReader(input), new(bytes.Buffer), "passphrase")
+		_, err := readPassword(strings.NewReader(input), new(bytes.Buffer), "passphrase")
 		assert.EqualError(t, err, "no passphrase on the standard input")
 	}
 }
@@ -47,7 +47,7 @@ func TestManagePassword_FromAFile(t *testing.T) {
 	f, err := os.Open(path)
 	require.NoError(t, err)
 	defer f.Close()
-	got, err := ReadPassword(f, new(bytes.Buffer), "password")
+	got, err := readPassword(f, new(bytes.Buffer), "password")
 	require.NoError(t, err)
 	assert.Equal(t, "s3cret", string(got))
 }

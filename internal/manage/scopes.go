@@ -10,46 +10,46 @@ import (
 	"github.com/caddy-oauth2/caddy-oauth2/repos"
 )
 
-// AddScope declares a scope. It fails if the scope exists.
-func (m *Manager) AddScope(ctx context.Context, id, description string) error {
+// addScope declares a scope. It fails if the scope exists.
+func (m *manager) addScope(ctx context.Context, id, description string) error {
 	if err := checkScopeID(id); err != nil {
 		return err
 	}
-	if _, err := m.Store.Scope(ctx, id); err == nil {
+	if _, err := m.store.Scope(ctx, id); err == nil {
 		return fmt.Errorf("scope %q already exists", id)
 	} else if !errors.Is(err, repos.ErrNotFound) {
 		return err
 	}
-	if err := m.Store.PutScope(ctx, repos.Scope{ID: id, Description: description}); err != nil {
+	if err := m.store.PutScope(ctx, repos.Scope{ID: id, Description: description}); err != nil {
 		return fmt.Errorf("adding scope %q: %w", id, err)
 	}
 	m.changed("Added scope %q.", id)
 	return nil
 }
 
-// ListScopes prints a table of the scopes.
-func (m *Manager) ListScopes(ctx context.Context) error {
-	scopes, err := m.Store.ListScopes(ctx)
+// listScopes prints a table of the scopes.
+func (m *manager) listScopes(ctx context.Context) error {
+	scopes, err := m.store.ListScopes(ctx)
 	if err != nil {
 		return err
 	}
 	if len(scopes) == 0 {
-		fmt.Fprintln(m.Err, "No scopes.")
+		fmt.Fprintln(m.stderr, "No scopes.")
 		return nil
 	}
-	t := newTable(m.Out, "ID", "DESCRIPTION")
+	t := newTable(m.stdout, "ID", "DESCRIPTION")
 	for _, s := range scopes {
 		t.row(s.ID, s.Description)
 	}
 	return t.flush()
 }
 
-// RemoveScope deletes a scope. A scope that clients or users still name is
+// removeScope deletes a scope. A scope that clients or users still name is
 // refused, naming them, unless force is set: then it is first taken out of
 // their lists. That only ever narrows what they may do; a list left empty
 // allows nothing rather than everything.
-func (m *Manager) RemoveScope(ctx context.Context, id string, force bool) error {
-	if _, err := m.Store.Scope(ctx, id); err != nil {
+func (m *manager) removeScope(ctx context.Context, id string, force bool) error {
+	if _, err := m.store.Scope(ctx, id); err != nil {
 		return notFound(err, "scope", id)
 	}
 	clients, users, err := m.scopeUsers(ctx, id)
@@ -62,17 +62,17 @@ func (m *Manager) RemoveScope(ctx context.Context, id string, force bool) error 
 	}
 	for _, c := range clients {
 		c.Scopes, c.DefaultScope = without(c.Scopes, id), without(c.DefaultScope, id)
-		if err := m.Store.PutClient(ctx, c); err != nil {
+		if err := m.store.PutClient(ctx, c); err != nil {
 			return fmt.Errorf("storing client %q: %w", c.ID, err)
 		}
 	}
 	for _, u := range users {
 		u.Scopes = without(u.Scopes, id)
-		if err := m.Store.PutUser(ctx, u); err != nil {
+		if err := m.store.PutUser(ctx, u); err != nil {
 			return fmt.Errorf("storing user %q: %w", u.Username, err)
 		}
 	}
-	if err := m.Store.DeleteScope(ctx, id); err != nil {
+	if err := m.store.DeleteScope(ctx, id); err != nil {
 		return notFound(err, "scope", id)
 	}
 	if len(clients)+len(users) > 0 {
@@ -84,12 +84,12 @@ func (m *Manager) RemoveScope(ctx context.Context, id string, force bool) error 
 }
 
 // scopeUsers returns the clients and users whose lists name the scope.
-func (m *Manager) scopeUsers(ctx context.Context, id string) ([]repos.Client, []repos.User, error) {
-	allClients, err := m.Store.ListClients(ctx)
+func (m *manager) scopeUsers(ctx context.Context, id string) ([]repos.Client, []repos.User, error) {
+	allClients, err := m.store.ListClients(ctx)
 	if err != nil {
 		return nil, nil, err
 	}
-	allUsers, err := m.Store.ListUsers(ctx)
+	allUsers, err := m.store.ListUsers(ctx)
 	if err != nil {
 		return nil, nil, err
 	}

@@ -9,14 +9,14 @@ import (
 	reposql "github.com/caddy-oauth2/caddy-oauth2/repos/sql"
 )
 
-// Store is a definitions store that the commands can manage: the lookups the
+// store is a definitions store that the commands can manage: the lookups the
 // token endpoint uses, plus listing, storing and deleting. *reposql.Store is
 // one as it is; a definitions file is one through fileStore.
 //
 // Lookups and deletions of a missing id return an error wrapping
 // repos.ErrNotFound. Put methods create or replace; the commands check
 // for an existing entry first where replacing would be wrong.
-type Store interface {
+type store interface {
 	repos.Definitions
 
 	ListClients(ctx context.Context) ([]repos.Client, error)
@@ -34,21 +34,22 @@ type Store interface {
 	Close() error
 }
 
-// changeNoticer is implemented by stores whose changes a running Caddy does
-// not see by itself; the notice is printed after every change.
+// changeNoticer is implemented by stores whose changes a running Caddy sees
+// only after a moment, unlike a database's, which it reads on every request;
+// the notice, printed after every change, says when.
 type changeNoticer interface {
-	ChangeNotice() string
+	changeNotice() string
 }
 
 // openTimeout bounds how long opening a database may take, as provisioning
 // bounds it, so that an unreachable server fails the command promptly.
 const openTimeout = 10 * time.Second
 
-// OpenStore opens the repository at loc. A SQL database is opened with
+// openStore opens the repository at loc. A SQL database is opened with
 // reposql.Open, which applies pending migrations, so the command line can
 // prepare a database before Caddy first runs on it. Errors never contain a
 // DSN.
-func OpenStore(ctx context.Context, loc Location) (Store, error) {
+func openStore(ctx context.Context, loc Location) (store, error) {
 	switch loc.Backend {
 	case BackendSQL:
 		ctx, cancel := context.WithTimeout(ctx, openTimeout)
@@ -58,11 +59,11 @@ func OpenStore(ctx context.Context, loc Location) (Store, error) {
 			return nil, fmt.Errorf("opening %s: %w", loc, err)
 		}
 		return s, nil
-	case BackendFile:
+	case backendFile:
 		return openFileStore(loc.Path)
 	}
 	return nil, fmt.Errorf("unknown repository backend %q (want sql or file)", loc.Backend)
 }
 
 // Interface guard.
-var _ Store = (*reposql.Store)(nil)
+var _ store = (*reposql.Store)(nil)

@@ -18,26 +18,26 @@ var uuidV4 = regexp.MustCompile(`^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-
 func TestManageUser_Add(t *testing.T) {
 	eachBackend(t, func(t *testing.T, f *fixture) {
 		f.scopes(t, "read")
-		require.NoError(t, f.AddUser(t.Context(), UserSpec{Username: "alice", Scopes: []string{"read"}}, password("wonderland")))
-		require.NoError(t, f.AddUser(t.Context(), UserSpec{Username: "bob", ID: "u-1002"}, password("builder")))
+		require.NoError(t, f.addUser(t.Context(), userSpec{username: "alice", scopes: []string{"read"}}, fixedPassword("wonderland")))
+		require.NoError(t, f.addUser(t.Context(), userSpec{username: "bob", id: "u-1002"}, fixedPassword("builder")))
 		assert.Empty(t, f.out.String())
 		assert.NotContains(t, f.err.String(), "wonderland")
 
-		alice, err := f.Store.UserByUsername(t.Context(), "alice")
+		alice, err := f.store.UserByUsername(t.Context(), "alice")
 		require.NoError(t, err)
 		assert.Regexp(t, uuidV4, alice.ID, "a generated id is a random UUID")
 		assert.Equal(t, []string{"read"}, alice.Scopes)
 		require.NoError(t, bcrypt.CompareHashAndPassword([]byte(alice.PasswordHash), []byte("wonderland")))
 		assert.Contains(t, f.err.String(), `Added user "alice" with id "`+alice.ID+`".`)
 
-		bob, err := f.Store.UserByID(t.Context(), "u-1002")
+		bob, err := f.store.UserByID(t.Context(), "u-1002")
 		require.NoError(t, err)
 		assert.Equal(t, "bob", bob.Username)
 		assert.Nil(t, bob.Scopes, "no --scopes: every scope")
 		f.checkFile(t)
 
 		f.reset()
-		require.NoError(t, f.ListUsers(t.Context()))
+		require.NoError(t, f.listUsers(t.Context()))
 		lines := strings.Split(strings.TrimSpace(f.out.String()), "\n")
 		require.Len(t, lines, 3)
 		assert.Regexp(t, `^ID\s+USERNAME\s+SCOPES$`, lines[0])
@@ -54,28 +54,28 @@ func TestManageUser_GeneratedIDsDiffer(t *testing.T) {
 func TestManageUser_AddRefused(t *testing.T) {
 	tests := []struct {
 		name     string
-		spec     UserSpec
-		password PasswordFunc
+		spec     userSpec
+		password passwordFunc
 		want     string
 	}{
-		{"username taken", UserSpec{Username: "alice"}, password("x"), `user "alice" already exists`},
-		{"id taken", UserSpec{Username: "bob", ID: "u-1"}, password("x"), `another user has the id "u-1"`},
-		{"empty username", UserSpec{}, password("x"), "username is empty"},
-		{"control character", UserSpec{Username: "a\x00b"}, password("x"), "control characters"},
-		{"unknown scope", UserSpec{Username: "bob", Scopes: []string{"nope"}}, password("x"), `unknown scope "nope"`},
-		{"empty password", UserSpec{Username: "bob"}, password(""), "the password is empty"},
-		{"unreadable password", UserSpec{Username: "bob"}, func() ([]byte, error) { return nil, errors.New("no tty") }, "no tty"},
+		{"username taken", userSpec{username: "alice"}, fixedPassword("x"), `user "alice" already exists`},
+		{"id taken", userSpec{username: "bob", id: "u-1"}, fixedPassword("x"), `another user has the id "u-1"`},
+		{"empty username", userSpec{}, fixedPassword("x"), "username is empty"},
+		{"control character", userSpec{username: "a\x00b"}, fixedPassword("x"), "control characters"},
+		{"unknown scope", userSpec{username: "bob", scopes: []string{"nope"}}, fixedPassword("x"), `unknown scope "nope"`},
+		{"empty password", userSpec{username: "bob"}, fixedPassword(""), "the password is empty"},
+		{"unreadable password", userSpec{username: "bob"}, func() ([]byte, error) { return nil, errors.New("no tty") }, "no tty"},
 	}
 	eachBackend(t, func(t *testing.T, f *fixture) {
-		require.NoError(t, f.AddUser(t.Context(), UserSpec{Username: "alice", ID: "u-1"}, password("wonderland")))
+		require.NoError(t, f.addUser(t.Context(), userSpec{username: "alice", id: "u-1"}, fixedPassword("wonderland")))
 		for _, tt := range tests {
 			t.Run(tt.name, func(t *testing.T) {
-				err := f.AddUser(t.Context(), tt.spec, tt.password)
+				err := f.addUser(t.Context(), tt.spec, tt.password)
 				require.Error(t, err)
 				assert.Contains(t, err.Error(), tt.want)
 			})
 		}
-		users, err := f.Store.ListUsers(t.Context())
+		users, err := f.store.ListUsers(t.Context())
 		require.NoError(t, err)
 		assert.Len(t, users, 1, "nothing was stored")
 	})
@@ -85,20 +85,20 @@ func TestManageUser_AddRefused(t *testing.T) {
 // command that fails anyway.
 func TestManageUser_NoPromptForARefusedUser(t *testing.T) {
 	f := newFixture(t, backends[0].loc(t.TempDir()))
-	require.NoError(t, f.AddUser(t.Context(), UserSpec{Username: "alice"}, password("x")))
+	require.NoError(t, f.addUser(t.Context(), userSpec{username: "alice"}, fixedPassword("x")))
 	asked := false
 	ask := func() ([]byte, error) { asked = true; return []byte("x"), nil }
-	require.Error(t, f.AddUser(t.Context(), UserSpec{Username: "alice"}, ask))
-	require.Error(t, f.SetUserPassword(t.Context(), "nobody", ask))
+	require.Error(t, f.addUser(t.Context(), userSpec{username: "alice"}, ask))
+	require.Error(t, f.setUserPassword(t.Context(), "nobody", ask))
 	assert.False(t, asked)
 }
 
 func TestManageUser_SetPassword(t *testing.T) {
 	eachBackend(t, func(t *testing.T, f *fixture) {
 		f.scopes(t, "read")
-		require.NoError(t, f.AddUser(t.Context(), UserSpec{Username: "alice", ID: "u-1", Scopes: []string{"read"}}, password("old")))
-		require.NoError(t, f.SetUserPassword(t.Context(), "alice", password("new")))
-		u, err := f.Store.UserByUsername(t.Context(), "alice")
+		require.NoError(t, f.addUser(t.Context(), userSpec{username: "alice", id: "u-1", scopes: []string{"read"}}, fixedPassword("old")))
+		require.NoError(t, f.setUserPassword(t.Context(), "alice", fixedPassword("new")))
+		u, err := f.store.UserByUsername(t.Context(), "alice")
 		require.NoError(t, err)
 		require.NoError(t, bcrypt.CompareHashAndPassword([]byte(u.PasswordHash), []byte("new")))
 		assert.Error(t, bcrypt.CompareHashAndPassword([]byte(u.PasswordHash), []byte("old")))
@@ -106,30 +106,30 @@ func TestManageUser_SetPassword(t *testing.T) {
 		assert.Equal(t, []string{"read"}, u.Scopes, "only the password changed")
 		f.checkFile(t)
 
-		err = f.SetUserPassword(t.Context(), "nobody", password("x"))
+		err = f.setUserPassword(t.Context(), "nobody", fixedPassword("x"))
 		assert.ErrorIs(t, err, repos.ErrNotFound)
 		assert.EqualError(t, err, `no user "nobody"`)
-		assert.EqualError(t, f.SetUserPassword(t.Context(), "alice", password("")), "the password is empty")
+		assert.EqualError(t, f.setUserPassword(t.Context(), "alice", fixedPassword("")), "the password is empty")
 	})
 }
 
 func TestManageUser_Remove(t *testing.T) {
 	eachBackend(t, func(t *testing.T, f *fixture) {
-		require.NoError(t, f.AddUser(t.Context(), UserSpec{Username: "alice", ID: "u-1"}, password("x")))
+		require.NoError(t, f.addUser(t.Context(), userSpec{username: "alice", id: "u-1"}, fixedPassword("x")))
 		f.reset()
-		require.NoError(t, f.RemoveUser(t.Context(), "alice"))
+		require.NoError(t, f.removeUser(t.Context(), "alice"))
 		assert.Contains(t, f.err.String(), `Removed user "alice" (id "u-1").`)
-		_, err := f.Store.UserByID(t.Context(), "u-1")
+		_, err := f.store.UserByID(t.Context(), "u-1")
 		assert.ErrorIs(t, err, repos.ErrNotFound)
 		f.checkFile(t)
 
-		assert.EqualError(t, f.RemoveUser(t.Context(), "alice"), `no user "alice"`)
+		assert.EqualError(t, f.removeUser(t.Context(), "alice"), `no user "alice"`)
 	})
 }
 
 func TestManageUser_ListEmpty(t *testing.T) {
 	f := newFixture(t, backends[0].loc(t.TempDir()))
-	require.NoError(t, f.ListUsers(t.Context()))
+	require.NoError(t, f.listUsers(t.Context()))
 	assert.Empty(t, f.out.String())
 	assert.Equal(t, "No users.\n", f.err.String())
 }

@@ -19,13 +19,6 @@ import (
 // stricter in one way: ids and usernames may not contain control characters,
 // which no client sends and which would garble the listings.
 
-// grantTypes are the grant names a client may be limited to.
-var grantTypes = []string{grants.GrantRefreshToken, grants.GrantPassword, grants.GrantClientCredentials}
-
-// maxScopeLen is the longest scope the token endpoint accepts in a request
-// (package grants has the same bound); a longer one could never be granted.
-const maxScopeLen = 128
-
 // checkClientID rejects ids that HTTP Basic cannot carry or that are empty.
 func checkClientID(id string) error {
 	switch {
@@ -55,15 +48,17 @@ func checkUser(id, username string) error {
 }
 
 // checkScopeID rejects what cannot be a scope: anything but a scope-token of
-// RFC 6749 §3.3, or longer than a request may name.
+// RFC 6749 §3.3 no longer than a request may name (repos.IsScopeToken). A
+// scope over that bound is told so, rather than about characters it may well
+// not have.
 func checkScopeID(id string) error {
 	switch {
-	case !repos.IsScopeToken(id):
-		return fmt.Errorf("scope %q: a scope may contain only printable ASCII other than space, \" and \\ (RFC 6749 §3.3)", id)
-	case len(id) > maxScopeLen:
-		return fmt.Errorf("scope %q is longer than %d bytes", id, maxScopeLen)
+	case repos.IsScopeToken(id):
+		return nil
+	case len(id) > repos.MaxScopeLength:
+		return fmt.Errorf("scope %q is longer than %d bytes", id, repos.MaxScopeLength)
 	}
-	return nil
+	return fmt.Errorf("scope %q: a scope may contain only printable ASCII other than space, \" and \\ (RFC 6749 §3.3)", id)
 }
 
 // checkGrants rejects unknown and repeated grant names, and naming the
@@ -71,10 +66,10 @@ func checkScopeID(id string) error {
 // would refuse it (RFC 6749 §4.4 is for confidential clients only).
 func checkGrants(list []string, public bool) error {
 	for i, g := range list {
-		switch {
-		case !slices.Contains(grantTypes, g):
-			return fmt.Errorf("--grants: unknown grant %q (want %s)", g, strings.Join(grantTypes, ", "))
-		case slices.Contains(list[:i], g):
+		if err := grants.CheckName(g); err != nil {
+			return fmt.Errorf("--grants: %w", err)
+		}
+		if slices.Contains(list[:i], g) {
 			return fmt.Errorf("--grants: %q is named twice", g)
 		}
 	}
@@ -88,7 +83,7 @@ func checkGrants(list []string, public bool) error {
 // does not declare. Undeclared scopes are refused rather than warned about:
 // the definitions file would not load with them, and a SQL repository would
 // answer invalid_scope to every request that names them.
-func (m *Manager) checkScopes(ctx context.Context, flag string, list []string) error {
+func (m *manager) checkScopes(ctx context.Context, flag string, list []string) error {
 	var unknown []string
 	for i, s := range list {
 		if err := checkScopeID(s); err != nil {
@@ -97,7 +92,7 @@ func (m *Manager) checkScopes(ctx context.Context, flag string, list []string) e
 		if slices.Contains(list[:i], s) {
 			return fmt.Errorf("%s: %q is named twice", flag, s)
 		}
-		_, err := m.Store.Scope(ctx, s)
+		_, err := m.store.Scope(ctx, s)
 		switch {
 		case errors.Is(err, repos.ErrNotFound):
 			unknown = append(unknown, s)
