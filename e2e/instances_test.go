@@ -1,28 +1,21 @@
-package caddyoauth2_test
+package e2e_test
 
 import (
 	"context"
 	"crypto/ecdsa"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"net/http"
 	"net/url"
-	"strconv"
-	"strings"
 	"sync"
 	"testing"
-	"time"
 
 	"github.com/golang-jwt/jwt/v5"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
-	"golang.org/x/crypto/bcrypt"
 
 	"github.com/caddy-oauth2/caddy-oauth2/internal/testdb"
-	"github.com/caddy-oauth2/caddy-oauth2/repos"
-	reposql "github.com/caddy-oauth2/caddy-oauth2/repos/sql"
 	"github.com/caddy-oauth2/caddy-oauth2/tokens"
 )
 
@@ -106,7 +99,7 @@ func TestInstances_ShareOneDatabase(t *testing.T) {
 				bin := buildCaddy(t)
 				global, handler, public := instanceKeySetups[0].setup(t)
 				repository := fmt.Sprintf("repository file %s {\n\t\t\ttokens sql %s %s\n\t\t}",
-					writeRestartDefinitions(t), driver, caddyfileQuote(dsn))
+					writeDefinitions(t), driver, caddyfileQuote(dsn))
 				pair := startInstances(t, bin, global, handler, repository)
 				pair.public = public
 				for _, check := range checks {
@@ -203,15 +196,6 @@ func checkReplayRevokes(t *testing.T, pair instancePair) {
 // invalidGrantAnswer is the summary of an invalid_grant refusal.
 const invalidGrantAnswer = "400 invalid_grant"
 
-// answerSummary describes an answer without the tokens it may carry: its
-// status, and the OAuth error of a refusal.
-func answerSummary(a tokenAnswer) string {
-	if e := a.str("error"); e != "" {
-		return fmt.Sprintf("%d %s", a.status, e)
-	}
-	return strconv.Itoa(a.status)
-}
-
 // startInstances starts two caddy processes that serve the token endpoint from
 // one database, each with its own HOME, and waits until both listen. They are
 // started together, so that with generated keys they race to create them.
@@ -239,40 +223,6 @@ http://%s {
 	a.waitReady(t)
 	b.waitReady(t)
 	return instancePair{a: addrA, b: addrB}
-}
-
-// caddyfileQuote makes s one Caddyfile token: a DSN may hold characters
-// (spaces in a key=value DSN, say) that would split it.
-func caddyfileQuote(s string) string {
-	return "`" + s + "`"
-}
-
-// seedStore creates the client, user and scope of restart_test.go in the
-// database, through the store's management methods, then closes it: the
-// caddy processes find them there. It also applies the migrations, so the
-// instances start on a migrated schema. Hashes have bcrypt's lowest cost so
-// that verifying them is cheap.
-func seedStore(t *testing.T, driver, dsn string) {
-	t.Helper()
-	ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
-	defer cancel()
-	store, err := reposql.Open(ctx, driver, dsn)
-	require.NoError(t, err)
-	defer func() { require.NoError(t, store.Close()) }()
-	hashOf := func(secret string) string {
-		h, err := bcrypt.GenerateFromPassword([]byte(secret), bcrypt.MinCost)
-		require.NoError(t, err)
-		return string(h)
-	}
-	require.NoError(t, store.PutScope(ctx, repos.Scope{ID: "read"}))
-	require.NoError(t, store.PutClient(ctx, repos.Client{
-		ID:         restartClient,
-		SecretHash: hashOf(restartSecret),
-		Grants:     []string{"password", "refresh_token", "client_credentials"},
-	}))
-	require.NoError(t, store.PutUser(ctx, repos.User{
-		ID: "u-carol", Username: restartUser, PasswordHash: hashOf(restartPassword), Scopes: []string{"read"},
-	}))
 }
 
 // raceRefresh presents one refresh token n times at once, spread evenly over
@@ -316,21 +266,6 @@ func raceRefresh(t *testing.T, addrs []string, refreshToken string, n int) []tok
 	return answers
 }
 
-// tokenClient sends token requests to one caddy without failing the test, so
-// that it can be used from goroutines other than the test's.
-type tokenClient struct {
-	addr string
-	http *http.Client
-}
-
-// newTokenClient returns a client of the token endpoint at addr. With
-// keepAlive, it reuses one connection, as a real OAuth client does; without,
-// every request opens its own.
-func newTokenClient(addr string, keepAlive bool) *tokenClient {
-	transport := &http.Transport{DisableKeepAlives: !keepAlive, MaxIdleConnsPerHost: 1}
-	return &tokenClient{addr: addr, http: &http.Client{Timeout: 30 * time.Second, Transport: transport}}
-}
-
 // warmUp opens the client's kept-alive connection with a request that does
 // not reach the token endpoint.
 func (c *tokenClient) warmUp(ctx context.Context) error {
@@ -344,31 +279,6 @@ func (c *tokenClient) warmUp(ctx context.Context) error {
 	}
 	_, err = io.Copy(io.Discard, resp.Body)
 	return errors.Join(err, resp.Body.Close())
-}
-
-// post sends a token request authenticated as restartClient, like postToken.
-// An error is a failure to get a JSON answer, whatever its status.
-func (c *tokenClient) post(ctx context.Context, form url.Values) (tokenAnswer, error) {
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, "http://"+c.addr+"/oauth/token", strings.NewReader(form.Encode()))
-	if err != nil {
-		return tokenAnswer{}, err
-	}
-	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-	req.SetBasicAuth(url.QueryEscape(restartClient), url.QueryEscape(restartSecret))
-	resp, err := c.http.Do(req)
-	if err != nil {
-		return tokenAnswer{}, err
-	}
-	defer resp.Body.Close()
-	data, err := io.ReadAll(resp.Body)
-	if err != nil {
-		return tokenAnswer{status: resp.StatusCode}, fmt.Errorf("reading the answer: %w", err)
-	}
-	a := tokenAnswer{status: resp.StatusCode}
-	if err := json.Unmarshal(data, &a.body); err != nil {
-		return a, fmt.Errorf("status %d with a body that is not JSON: %q", resp.StatusCode, data)
-	}
-	return a, nil
 }
 
 // verifyAccessToken checks the answer's access token with the public half of

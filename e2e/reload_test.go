@@ -1,4 +1,4 @@
-package caddyoauth2_test
+package e2e_test
 
 import (
 	"context"
@@ -24,7 +24,7 @@ import (
 	"github.com/caddy-oauth2/caddy-oauth2/internal/testdb"
 )
 
-// The reload test checks the promise of the UsagePool in repository.go: a
+// The reload test checks the promise of the UsagePool in ../repository.go: a
 // config reload neither drops requests nor leaks database connections. Caddy
 // provisions the new config before it stops the old one, so without the pool
 // every reload would open a pool of its own; with it, the new config shares
@@ -144,14 +144,7 @@ func TestReload_UnderLoadKeepsRequestsAndConnections(t *testing.T) {
 
 	// Stopped the way a service manager stops it, caddy closes the pool; and
 	// whatever the way, no connection outlives the process.
-	if err := p.cmd.Process.Signal(os.Interrupt); err != nil {
-		require.NoError(t, p.cmd.Process.Kill(), "no SIGINT here (%v), so kill", err)
-	}
-	select {
-	case <-p.exited:
-	case <-time.After(30 * time.Second):
-		t.Fatal("caddy did not exit within 30 s of SIGINT")
-	}
+	p.stop(t)
 	gone := pollConnections(t, connections, func(n int) bool { return n == 0 }, 10*time.Second)
 	assert.Zero(t, gone, "the stopped process left no connection open")
 }

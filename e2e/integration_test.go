@@ -1,4 +1,4 @@
-package caddyoauth2_test
+package e2e_test
 
 import (
 	"crypto/ecdsa"
@@ -28,9 +28,8 @@ import (
 // loads config through its admin API) and speak HTTP to it.
 
 const (
-	testEncryptionKey = "lxZFUEsBCJ2Yb14IF2ygAHI5N4+ZAUXXaSeeJm6+twsUmIen" // league's docs example
-	webSecret         = "s3c r+t/%&="                                      // needs form-encoding in HTTP Basic
-	alicePassword     = "p@ss w+rd"
+	webSecret     = "s3c r+t/%&=" // needs form-encoding in HTTP Basic
+	alicePassword = "p@ss w+rd"
 )
 
 // server is the running Caddy shared by the integration tests.
