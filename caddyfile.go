@@ -3,8 +3,6 @@ package caddyoauth2
 import (
 	"errors"
 	"fmt"
-	"slices"
-	"strings"
 
 	"github.com/caddyserver/caddy/v2"
 	"github.com/caddyserver/caddy/v2/caddyconfig"
@@ -42,8 +40,10 @@ func parseCaddyfile(h httpcaddyfile.Helper) (caddyhttp.MiddlewareHandler, error)
 //	    repository sql     <driver> <dsn>
 //	}
 //
-// Values that need no I/O (durations, grant names, drivers, a literal
-// encryption_key's length) are checked here, so the error carries the line.
+// It only parses, as caddyauth's parser does: what a value means (a known
+// grant, a long enough key, a supported driver) is checked once, at
+// provisioning, so a JSON config gets the same checks and `caddy validate`
+// reports them with the subdirective's name.
 func (h *TokenHandler) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 	d.Next() // directive name
 	if d.NextArg() {
@@ -52,62 +52,64 @@ func (h *TokenHandler) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 	seen := map[string]bool{}
 	for d.NextBlock(0) {
 		sub := d.Val()
+		parse, ok := subdirectives[sub]
+		if !ok {
+			return d.Errf("unknown subdirective %q", sub)
+		}
 		if seen[sub] {
 			return d.Errf("%s: given more than once", sub)
 		}
 		seen[sub] = true
-		var err error
-		switch sub {
-		case "issuer":
-			h.Issuer, err = oneArg(d)
-		case "audience":
-			h.Audience, err = someArgs(d)
-		case "private_key":
-			args := d.RemainingArgs()
-			if len(args) < 1 || len(args) > 2 {
-				err = fmt.Errorf("want <path> [<passphrase>], got %d arguments", len(args))
-				break
-			}
-			h.PrivateKey = args[0]
-			if len(args) == 2 {
-				h.PrivateKeyPassphrase = args[1]
-			}
-		case "encryption_key":
-			h.EncryptionKey, err = oneArg(d)
-			if err == nil && !hasPlaceholder(h.EncryptionKey) && len(h.EncryptionKey) < minEncryptionKeyLen {
-				err = fmt.Errorf("must be at least %d bytes, got %d (generate one with: openssl rand -base64 32)",
-					minEncryptionKeyLen, len(h.EncryptionKey))
-			}
-		case "access_token_ttl":
-			h.AccessTokenTTL, err = durationArg(d)
-		case "refresh_token_ttl":
-			h.RefreshTokenTTL, err = durationArg(d)
-		case "purge_interval":
-			var arg string
-			if arg, err = oneArg(d); err == nil && arg == "off" {
-				h.PurgeInterval = -1
-			} else if err == nil {
-				h.PurgeInterval, err = parsePositiveDuration(arg)
-			}
-		case "grants":
-			h.Grants, err = someArgs(d)
-			for _, g := range h.Grants {
-				if !slices.Contains(supportedGrants, g) {
-					err = fmt.Errorf("unknown grant %q (want one of %s)", g, strings.Join(supportedGrants, ", "))
-				}
-			}
-		case "default_scope":
-			h.DefaultScope, err = someArgs(d)
-		case "repository":
-			err = h.unmarshalRepository(d)
-		default:
-			return d.Errf("unknown subdirective %q", sub)
-		}
-		if err != nil {
+		if err := parse(h, d); err != nil {
 			return d.Errf("%s: %v", sub, err)
 		}
 	}
 	return nil
+}
+
+// subdirectives parse each subdirective's arguments into the handler's
+// fields, one entry per subdirective.
+var subdirectives = map[string]func(h *TokenHandler, d *caddyfile.Dispenser) error{
+	"issuer":   func(h *TokenHandler, d *caddyfile.Dispenser) (err error) { h.Issuer, err = oneArg(d); return err },
+	"audience": func(h *TokenHandler, d *caddyfile.Dispenser) (err error) { h.Audience, err = someArgs(d); return err },
+	"private_key": func(h *TokenHandler, d *caddyfile.Dispenser) error {
+		args := d.RemainingArgs()
+		if len(args) < 1 || len(args) > 2 {
+			return fmt.Errorf("want <path> [<passphrase>], got %d arguments", len(args))
+		}
+		h.PrivateKey = args[0]
+		if len(args) == 2 {
+			h.PrivateKeyPassphrase = args[1]
+		}
+		return nil
+	},
+	"encryption_key": func(h *TokenHandler, d *caddyfile.Dispenser) (err error) {
+		h.EncryptionKey, err = oneArg(d)
+		return err
+	},
+	"access_token_ttl": func(h *TokenHandler, d *caddyfile.Dispenser) (err error) {
+		h.AccessTokenTTL, err = durationArg(d)
+		return err
+	},
+	"refresh_token_ttl": func(h *TokenHandler, d *caddyfile.Dispenser) (err error) {
+		h.RefreshTokenTTL, err = durationArg(d)
+		return err
+	},
+	"purge_interval": func(h *TokenHandler, d *caddyfile.Dispenser) error {
+		arg, err := oneArg(d)
+		if err == nil && arg == "off" {
+			h.PurgeInterval = -1
+		} else if err == nil {
+			h.PurgeInterval, err = parseDuration(arg)
+		}
+		return err
+	},
+	"grants": func(h *TokenHandler, d *caddyfile.Dispenser) (err error) { h.Grants, err = someArgs(d); return err },
+	"default_scope": func(h *TokenHandler, d *caddyfile.Dispenser) (err error) {
+		h.DefaultScope, err = someArgs(d)
+		return err
+	},
+	"repository": func(h *TokenHandler, d *caddyfile.Dispenser) error { return h.unmarshalRepository(d) },
 }
 
 func (h *TokenHandler) unmarshalRepository(d *caddyfile.Dispenser) error {
@@ -159,9 +161,6 @@ func sqlRepositoryArgs(d *caddyfile.Dispenser) (*SQLRepository, error) {
 	if len(args) != 2 {
 		return nil, fmt.Errorf("want sql <driver> <dsn>, got %d arguments after sql", len(args))
 	}
-	if !slices.Contains(supportedDrivers, args[0]) {
-		return nil, fmt.Errorf("unknown driver %q (want one of %s)", args[0], strings.Join(supportedDrivers, ", "))
-	}
 	return &SQLRepository{Driver: args[0], DSN: args[1]}, nil
 }
 
@@ -186,10 +185,13 @@ func durationArg(d *caddyfile.Dispenser) (caddy.Duration, error) {
 	if err != nil {
 		return 0, err
 	}
-	return parsePositiveDuration(s)
+	return parseDuration(s)
 }
 
-func parsePositiveDuration(s string) (caddy.Duration, error) {
+// parseDuration parses a duration argument. Zero and negative durations are
+// refused here rather than at provisioning because the JSON form cannot hold
+// them: there zero means "the default" and a negative purge_interval "off".
+func parseDuration(s string) (caddy.Duration, error) {
 	dur, err := caddy.ParseDuration(s)
 	if err != nil {
 		return 0, err
@@ -198,10 +200,6 @@ func parsePositiveDuration(s string) (caddy.Duration, error) {
 		return 0, fmt.Errorf("must be positive, got %s", s)
 	}
 	return caddy.Duration(dur), nil
-}
-
-func hasPlaceholder(s string) bool {
-	return strings.Contains(s, "{") && strings.Contains(s, "}")
 }
 
 // Interface guard

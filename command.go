@@ -1,7 +1,14 @@
 package caddyoauth2
 
 import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"maps"
+	"slices"
+
 	"github.com/caddyserver/caddy/v2"
+	"github.com/caddyserver/caddy/v2/caddyconfig/caddyfile"
 	caddycmd "github.com/caddyserver/caddy/v2/cmd"
 	"github.com/caddyserver/caddy/v2/modules/caddyhttp/caddyauth"
 	"github.com/spf13/cobra"
@@ -34,8 +41,9 @@ with --repository "sql <driver> <dsn>" or --repository "file <path>". Run
 }
 
 // commandEnv is what the oauth2 commands need of Caddy: config loading as
-// `caddy run` does it, the placeholders provisioning resolves, the default
-// repository, and the hash `caddy hash-password` makes (bcrypt at Caddy's
+// `caddy run` does it, the repository of each handler as provisioning reads
+// it, the --repository flag parsed as the Caddyfile's repository
+// subdirective, and the hash `caddy hash-password` makes (bcrypt at Caddy's
 // default cost).
 func commandEnv() manage.Env {
 	return manage.Env{
@@ -43,11 +51,90 @@ func commandEnv() manage.Env {
 			cfg, _, _, err := caddycmd.LoadConfig(file, adapter)
 			return cfg, err
 		},
-		Replace: func(s string) string { return caddy.NewReplacer().ReplaceKnown(s, "") },
-		DefaultRepository: func() manage.Location {
-			driver, dsn := defaultSQLite()
-			return manage.Location{Backend: manage.BackendSQL, Driver: driver, DSN: dsn}
-		},
-		Hash: caddyauth.BcryptHash{}.Hash,
+		Repositories:    configRepositories,
+		ParseRepository: repositoryFromFlag,
+		Hash:            caddyauth.BcryptHash{}.Hash,
 	}
 }
+
+// handlerNames are the "handler" values of this package's handlers in a
+// JSON config.
+var handlerNames = []string{handlerName(TokenHandler{})}
+
+// handlerName is a handler module's "handler" value: the last label of its ID.
+func handlerName(m caddy.Module) string {
+	return m.CaddyModule().ID.Name()
+}
+
+// configRepositories returns the repository of every oauth2 handler of a JSON
+// config, wherever it sits (any app, route or subroute), in a stable order.
+// Each handler is decoded into its own type and its repository located as
+// Provision would open it, so the commands and the server cannot disagree.
+func configRepositories(config []byte) ([]manage.Location, error) {
+	var root any
+	if err := json.Unmarshal(config, &root); err != nil {
+		return nil, fmt.Errorf("reading config: %w", err)
+	}
+	var handlers []map[string]any
+	walkJSON(root, func(obj map[string]any) {
+		if name, ok := obj["handler"].(string); ok && slices.Contains(handlerNames, name) {
+			handlers = append(handlers, obj)
+		}
+	})
+	repl := caddy.NewReplacer()
+	locations := make([]manage.Location, 0, len(handlers))
+	for i, obj := range handlers {
+		raw, _ := json.Marshal(obj) // decoded from JSON, it encodes again
+		var h TokenHandler
+		if err := json.Unmarshal(raw, &h); err != nil {
+			return nil, fmt.Errorf("%s handler %d of the config: %w", obj["handler"], i+1, err)
+		}
+		loc, err := repositoryLocation(h.RepositoryRaw, repl)
+		if err != nil {
+			return nil, fmt.Errorf("%s handler %d of the config: repository: %w", obj["handler"], i+1, err)
+		}
+		locations = append(locations, loc)
+	}
+	return locations, nil
+}
+
+// walkJSON calls visit for every object in v, depth first, the members of an
+// object in the order of their keys so that handlers are numbered the same
+// way every time.
+func walkJSON(v any, visit func(map[string]any)) {
+	switch v := v.(type) {
+	case map[string]any:
+		visit(v)
+		for _, k := range slices.Sorted(maps.Keys(v)) {
+			walkJSON(v[k], visit)
+		}
+	case []any:
+		for _, child := range v {
+			walkJSON(child, visit)
+		}
+	}
+}
+
+// repositoryFromFlag parses the --repository flag with the Caddyfile parser
+// of the repository subdirective, so the flag takes exactly what a Caddyfile
+// takes ("sql <driver> <dsn>", "file <path>", quotes around a DSN with
+// spaces), and locates it as configRepositories does.
+func repositoryFromFlag(spec string) (manage.Location, error) {
+	tokens, err := caddyfile.Tokenize([]byte("repository "+spec), "--repository")
+	if err != nil {
+		return manage.Location{}, errRepositoryFlag
+	}
+	d := caddyfile.NewDispenser(tokens)
+	d.Next()
+	var h TokenHandler
+	if err := h.unmarshalRepository(d); err != nil || d.Next() {
+		// The parser's message may quote a word of the value, which may
+		// be a DSN with a password in it.
+		return manage.Location{}, errRepositoryFlag
+	}
+	return repositoryLocation(h.RepositoryRaw, caddy.NewReplacer())
+}
+
+// errRepositoryFlag is a --repository value that does not parse. It does not
+// repeat the value, which may hold a DSN.
+var errRepositoryFlag = errors.New(`want "sql <driver> <dsn>" or "file <path>", with quotes around a DSN or path that contains spaces`)

@@ -7,11 +7,13 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/caddyserver/caddy/v2"
 	caddycmd "github.com/caddyserver/caddy/v2/cmd"
 	"github.com/spf13/cobra"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/caddy-oauth2/caddy-oauth2/internal/manage"
 	"github.com/caddy-oauth2/caddy-oauth2/repos/file"
 	reposql "github.com/caddy-oauth2/caddy-oauth2/repos/sql"
 )
@@ -141,4 +143,73 @@ func TestCommand_CaddyfileRepository(t *testing.T) {
 		require.ErrorContains(t, err, "use 2 different repositories")
 		assert.ErrorContains(t, err, "choose one with --repository")
 	})
+}
+
+// The commands read a handler's repository as provisioning does: decoded into
+// the repository module, defaults applied, placeholders resolved.
+func TestConfigRepositories(t *testing.T) {
+	t.Setenv("OAUTH2_TEST_DIR", "/etc/caddy")
+	def := manage.Location{Backend: manage.BackendSQL, Driver: "sqlite", DSN: filepath.Join(caddy.AppDataDir(), "oauth2", "oauth2.db")}
+	route := func(handlers ...string) []byte {
+		return []byte(`{"apps": {"http": {"servers": {"srv0": {"routes": [{"handle": [{"handler": "subroute", "routes": [{"handle": [` +
+			strings.Join(handlers, ", ") + `]}]}]}]}}}}}`)
+	}
+	tests := []struct {
+		name   string
+		config []byte
+		want   []manage.Location
+	}{
+		{"no repository: the default", route(`{"handler": "oauth2_token"}`), []manage.Location{def}},
+		{"sql without driver: the default", route(`{"handler": "oauth2_token", "repository": {"backend": "sql"}}`), []manage.Location{def}},
+		{"sql", route(`{"handler": "oauth2_token", "repository": {"backend": "sql", "driver": "postgres", "dsn": "host=db"}}`),
+			[]manage.Location{{Backend: "sql", Driver: "postgres", DSN: "host=db"}}},
+		{"file, its token store ignored", route(`{"handler": "oauth2_token", "repository": {"backend": "file", "path": "defs.json", "tokens": {"driver": "sqlite", "dsn": "t.db"}}}`),
+			[]manage.Location{{Backend: "file", Path: "defs.json"}}},
+		{"placeholders resolved", route(`{"handler": "oauth2_token", "repository": {"backend": "file", "path": "{env.OAUTH2_TEST_DIR}/defs.json"}}`),
+			[]manage.Location{{Backend: "file", Path: "/etc/caddy/defs.json"}}},
+		{"other handlers ignored", route(`{"handler": "static_response"}`, `{"handler": "oauth2_token", "repository": {"backend": "file", "path": "a.json"}}`),
+			[]manage.Location{{Backend: "file", Path: "a.json"}}},
+		{"no handler", route(`{"handler": "static_response"}`), []manage.Location{}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got, err := configRepositories(tt.config)
+			require.NoError(t, err)
+			assert.Equal(t, tt.want, got)
+		})
+	}
+
+	for config, want := range map[string]string{
+		string(route(`{"handler": "oauth2_token", "repository": {"backend": "ldap"}}`)):                           `oauth2_token handler 1 of the config: repository: unknown backend "ldap"`,
+		string(route(`{"handler": "oauth2_token", "repository": {"backend": "file"}}`)):                           "missing path of the definitions file",
+		string(route(`{"handler": "oauth2_token", "repository": {"backend": "sql", "driver": "postgres"}}`)):      "postgres: missing dsn",
+		string(route(`{"handler": "oauth2_token", "repository": {"backend": "sql", "driver": "x", "dsn": "y"}}`)): `unknown driver "x"`,
+		"oauth2_token": "reading config",
+	} {
+		_, err := configRepositories([]byte(config))
+		assert.ErrorContains(t, err, want)
+	}
+}
+
+// --repository takes the arguments of the Caddyfile's repository
+// subdirective, parsed by the same parser.
+func TestRepositoryFromFlag(t *testing.T) {
+	t.Setenv("OAUTH2_TEST_DB", "/var/lib/caddy/oauth2.db")
+	for spec, want := range map[string]manage.Location{
+		"sql sqlite {env.OAUTH2_TEST_DB}":                    {Backend: "sql", Driver: "sqlite", DSN: "/var/lib/caddy/oauth2.db"},
+		`  sql   postgres   "host=db user=caddy password=x"`: {Backend: "sql", Driver: "postgres", DSN: "host=db user=caddy password=x"},
+		"file /etc/caddy/defs.json":                          {Backend: "file", Path: "/etc/caddy/defs.json"},
+		`file "/etc/my caddy/defs.json"`:                     {Backend: "file", Path: "/etc/my caddy/defs.json"},
+	} {
+		got, err := repositoryFromFlag(spec)
+		require.NoError(t, err, spec)
+		assert.Equal(t, want, got, spec)
+	}
+	for _, spec := range []string{"", "sql", "sql postgres", "file", "json x.json", "postgres://u:s3cret@db/x",
+		"sql postgres host=db password=s3cret", "sql sqlite a.db extra", "file a.json {"} {
+		_, err := repositoryFromFlag(spec)
+		require.Error(t, err, spec)
+		assert.ErrorContains(t, err, `want "sql <driver> <dsn>" or "file <path>"`)
+		assert.NotContains(t, err.Error(), "s3cret", "no DSN in errors")
+	}
 }

@@ -3,13 +3,14 @@ package caddyoauth2
 import (
 	"encoding/json"
 	"errors"
+	"net"
 	"net/http"
 
+	"github.com/caddyserver/caddy/v2"
 	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
 	"go.uber.org/zap"
 
 	"github.com/caddy-oauth2/caddy-oauth2/grants"
-	"github.com/caddy-oauth2/caddy-oauth2/repos"
 )
 
 // basicRealm is the WWW-Authenticate challenge sent with invalid_client to a
@@ -25,17 +26,25 @@ func (h *TokenHandler) ServeHTTP(w http.ResponseWriter, r *http.Request, _ caddy
 		h.writeError(w, r, nil, perr.err, perr.basic)
 		return nil
 	}
-	if h.Issuer == "" {
+	if h.issuer == "" {
 		req.Issuer = requestOrigin(r)
+	}
+	accessLog := logFields(r)
+	if req.ClientID != "" {
+		accessLog.Add(zap.String("client_id", req.ClientID))
 	}
 	resp, err := h.server.Token(r.Context(), req)
 	if err != nil {
 		var oerr *grants.Error
 		if !errors.As(err, &oerr) {
-			oerr = grants.ErrServer(err)
+			oerr = grants.ServerError(err)
 		}
 		h.writeError(w, r, req, oerr, req.BasicAuth)
 		return nil
+	}
+	if repl, ok := r.Context().Value(caddy.ReplacerCtxKey).(*caddy.Replacer); ok && resp.UserID != "" {
+		// The access log's user_id field, as caddyauth fills it.
+		repl.Set("http.auth.user.id", resp.UserID)
 	}
 	writeJSON(w, http.StatusOK, tokenResponse{
 		TokenType:    resp.TokenType,
@@ -65,13 +74,14 @@ type errorResponse struct {
 }
 
 // writeError answers with an OAuth error. Only server errors and replays are
-// logged: the rest are the client's mistakes, and logging them would let anyone
-// fill the log. Fields are ids, never secrets or tokens.
+// logged here: the rest are the client's mistakes, which the access log
+// records, and logging them again would let anyone fill the error log. Fields
+// are ids, never secrets or tokens.
 func (h *TokenHandler) writeError(w http.ResponseWriter, r *http.Request, req *grants.Request, e *grants.Error, basic bool) {
 	switch {
 	case e.Code == grants.CodeServerError:
 		h.logger.Error("token request failed", append(requestFields(r, req), zap.Error(e.Cause))...)
-	case errors.Is(e.Cause, repos.ErrTokenUsed):
+	case e.IsReplay():
 		h.logger.Warn("refresh token replayed: revoked every token of its grant", requestFields(r, req)...)
 	}
 	if e.Status == http.StatusMethodNotAllowed {
@@ -100,12 +110,39 @@ func writeJSON(w http.ResponseWriter, status int, body any) {
 	_, _ = w.Write(data)
 }
 
+// requestFields describe a token request in this handler's own log lines.
+// remote_ip is the client IP as Caddy determined it, which honours the
+// server's trusted_proxies, so that behind a load balancer the log (and a
+// fail2ban rule reading it) names the client, not the balancer.
 func requestFields(r *http.Request, req *grants.Request) []zap.Field {
-	fields := []zap.Field{zap.String("remote_ip", r.RemoteAddr)}
+	fields := []zap.Field{zap.String("remote_ip", clientIP(r))}
 	if req != nil {
 		fields = append(fields, zap.String("grant_type", req.GrantType), zap.String("client_id", req.ClientID))
 	}
 	return fields
+}
+
+// clientIP is the IP address Caddy computed for the request's client, or
+// the connection's address when the request did not come through Caddy's
+// server (a unit test calling ServeHTTP).
+func clientIP(r *http.Request) string {
+	if ip, ok := caddyhttp.GetVar(r.Context(), caddyhttp.ClientIPVarKey).(string); ok && ip != "" {
+		return ip
+	}
+	if host, _, err := net.SplitHostPort(r.RemoteAddr); err == nil {
+		return host
+	}
+	return r.RemoteAddr
+}
+
+// logFields returns the extra fields of the request's access log entry. Caddy
+// puts them in every request's context; a request that did not come through
+// Caddy's server gets a throwaway set.
+func logFields(r *http.Request) *caddyhttp.ExtraLogFields {
+	if extra, ok := r.Context().Value(caddyhttp.ExtraLogFieldsCtxKey).(*caddyhttp.ExtraLogFields); ok {
+		return extra
+	}
+	return new(caddyhttp.ExtraLogFields)
 }
 
 // requestOrigin is scheme://host[:port] of the request, the default issuer.

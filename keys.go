@@ -2,12 +2,14 @@ package caddyoauth2
 
 import (
 	"context"
+	"crypto"
 	"crypto/rand"
 	"encoding/base64"
 	"errors"
 	"fmt"
 	"io/fs"
 	"os"
+	"time"
 
 	"github.com/caddyserver/caddy/v2"
 	"go.uber.org/zap"
@@ -24,18 +26,49 @@ const (
 	keysLockName            = "oauth2_keys"
 )
 
-// minEncryptionKeyLen is the shortest encryption_key accepted: 32 bytes, the
-// length of base64_encode(random_bytes(32)) minus padding, as league's docs use.
-const minEncryptionKeyLen = 32
+// lockTimeout bounds how long provisioning waits for the storage lock.
+const lockTimeout = 30 * time.Second
 
 // maxKeyFileSize bounds how much of a key file is read; a PEM key is a few KiB.
 const maxKeyFileSize = 1 << 20
 
-// loadSealer builds the refresh-token sealer from the configured encryption key,
-// or from the one kept in Caddy's storage.
-func (h *TokenHandler) loadSealer(ctx caddy.Context, repl *caddy.Replacer) (*tokens.Sealer, error) {
-	if h.EncryptionKey == "" {
-		secret, err := storedSecret(ctx, encryptionKeyStorageKey, func() ([]byte, error) {
+// loadSigner reads the configured private key file or, without one, loads the
+// key kept in Caddy's storage, creating it the first time.
+func loadSigner(ctx caddy.Context, cfg *settings) (*tokens.Signer, error) {
+	var key crypto.Signer
+	if cfg.privateKeyFile == "" {
+		pemData, err := storedSecret(ctx, signingKeyStorageKey, func() ([]byte, error) {
+			k, err := tokens.GenerateKey()
+			if err != nil {
+				return nil, err
+			}
+			return tokens.MarshalPrivateKey(k)
+		})
+		if err != nil {
+			return nil, err
+		}
+		if key, err = tokens.ParsePrivateKey(pemData, nil); err != nil {
+			return nil, fmt.Errorf("key in storage at %s: %w", signingKeyStorageKey, err)
+		}
+	} else {
+		pemData, err := readKeyFile(ctx.Logger(), cfg.privateKeyFile)
+		if err != nil {
+			return nil, err
+		}
+		if key, err = tokens.ParsePrivateKey(pemData, cfg.passphrase); err != nil {
+			return nil, fmt.Errorf("%s: %w", cfg.privateKeyFile, err)
+		}
+	}
+	return tokens.NewSigner(key)
+}
+
+// loadSealer builds the refresh-token sealer from the configured encryption
+// key or, without one, from the secret kept in Caddy's storage.
+func loadSealer(ctx caddy.Context, cfg *settings) (*tokens.Sealer, error) {
+	secret := cfg.encryptionKey
+	if secret == nil {
+		var err error
+		secret, err = storedSecret(ctx, encryptionKeyStorageKey, func() ([]byte, error) {
 			b := make([]byte, 32)
 			if _, err := rand.Read(b); err != nil {
 				return nil, err
@@ -45,15 +78,8 @@ func (h *TokenHandler) loadSealer(ctx caddy.Context, repl *caddy.Replacer) (*tok
 		if err != nil {
 			return nil, err
 		}
-		return tokens.NewSealer(secret)
 	}
-	secret := repl.ReplaceKnown(h.EncryptionKey, "")
-	if len(secret) < minEncryptionKeyLen {
-		// Never echo the value: it is a secret, even a bad one.
-		return nil, fmt.Errorf("must be at least %d bytes, got %d (generate one with: openssl rand -base64 32)",
-			minEncryptionKeyLen, len(secret))
-	}
-	return tokens.NewSealer([]byte(secret))
+	return tokens.NewSealer(secret)
 }
 
 // storedSecret returns the value at key in Caddy's storage, generating and
@@ -99,6 +125,9 @@ func storedSecret(ctx caddy.Context, key string, generate func() ([]byte, error)
 // users can read it: a signing key anyone on the host can read is no secret.
 func readKeyFile(logger *zap.Logger, path string) ([]byte, error) {
 	f, err := os.Open(path)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, fmt.Errorf("%s does not exist (make a key with: caddy oauth2 keygen --out %s, or leave private_key out to have one generated)", path, path)
+	}
 	if err != nil {
 		return nil, err
 	}

@@ -9,12 +9,8 @@
 package caddyoauth2
 
 import (
-	"crypto"
 	"encoding/json"
-	"errors"
 	"fmt"
-	"slices"
-	"time"
 
 	"github.com/caddyserver/caddy/v2"
 	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
@@ -23,22 +19,15 @@ import (
 
 	"github.com/caddy-oauth2/caddy-oauth2/grants"
 	"github.com/caddy-oauth2/caddy-oauth2/secrets"
-	"github.com/caddy-oauth2/caddy-oauth2/tokens"
 )
 
 func init() {
 	caddy.RegisterModule(TokenHandler{})
 }
 
-// Defaults that apply when the configuration leaves a value out.
-const (
-	DefaultAccessTokenTTL  = time.Hour
-	DefaultRefreshTokenTTL = 30 * 24 * time.Hour
-
-	// secretCacheSize bounds the cache of verified client secrets and passwords,
-	// as caddyauth's basic_auth does, so bcrypt does not cap throughput.
-	secretCacheSize = 1000
-)
+// secretCacheSize bounds the cache of verified client secrets and passwords,
+// as caddyauth's basic_auth does, so bcrypt does not cap throughput.
+const secretCacheSize = 1000
 
 // TokenHandler is an OAuth 2.0 token endpoint (RFC 6749 section 3.2). It issues
 // JWT access tokens (RFC 9068) signed with PrivateKey and refresh tokens sealed
@@ -50,6 +39,8 @@ const (
 type TokenHandler struct {
 	// Issuer is the "iss" claim of access tokens. Default: scheme://host of the
 	// request, which is only right when every client reaches one host name.
+	// A placeholder that resolves to nothing is a load error, not the default:
+	// the operator meant to fix the issuer.
 	Issuer string `json:"issuer,omitempty"`
 
 	// Audience is the "aud" claim of access tokens. Default: the client id, as
@@ -99,6 +90,8 @@ type TokenHandler struct {
 	// backend with SQLite at <caddy data dir>/oauth2/oauth2.db.
 	RepositoryRaw json.RawMessage `json:"repository,omitempty" caddy:"namespace=http.oauth2.repositories inline_key=backend"`
 
+	// issuer is the resolved Issuer; empty means each request's origin.
+	issuer string
 	server *grants.Server
 	logger *zap.Logger
 }
@@ -111,44 +104,40 @@ func (TokenHandler) CaddyModule() caddy.ModuleInfo {
 	}
 }
 
-// Provision builds the grant server once: keys, repository and secret verifier.
-// Every configuration mistake surfaces here, at load time, naming the setting.
+// Provision builds the grant server once. The settings are checked first, so
+// that a wrong one fails the load before a database is opened, a key file
+// read or the purge started; then the repository, the keys and the server are
+// set up. Every error names the subdirective it is about.
 func (h *TokenHandler) Provision(ctx caddy.Context) error {
 	h.logger = ctx.Logger()
-	repl := caddy.NewReplacer()
-
-	signer, err := h.loadSigner(ctx, repl)
+	cfg, err := h.resolve(caddy.NewReplacer())
 	if err != nil {
-		return fmt.Errorf("private_key: %w", err)
+		return err
 	}
-	sealer, err := h.loadSealer(ctx, repl)
-	if err != nil {
-		return fmt.Errorf("encryption_key: %w", err)
-	}
+	h.issuer = cfg.issuer
 
 	repo, err := h.loadRepository(ctx)
 	if err != nil {
 		return fmt.Errorf("repository: %w", err)
 	}
 	defs, store := repo.Repository()
-
-	accessTTL := time.Duration(h.AccessTokenTTL)
-	if accessTTL == 0 {
-		accessTTL = DefaultAccessTokenTTL
+	signer, err := loadSigner(ctx, cfg)
+	if err != nil {
+		return fmt.Errorf("private_key: %w", err)
 	}
-	refreshTTL := time.Duration(h.RefreshTokenTTL)
-	if refreshTTL == 0 {
-		refreshTTL = DefaultRefreshTokenTTL
+	sealer, err := loadSealer(ctx, cfg)
+	if err != nil {
+		return fmt.Errorf("encryption_key: %w", err)
 	}
 
 	bcrypt := caddyauth.BcryptHash{}
 	h.server, err = grants.NewServer(grants.Config{
-		Issuer:          repl.ReplaceKnown(h.Issuer, ""),
-		Audience:        h.Audience,
-		AccessTokenTTL:  accessTTL,
-		RefreshTokenTTL: refreshTTL,
-		Grants:          h.Grants,
-		DefaultScope:    h.DefaultScope,
+		Issuer:          cfg.issuer,
+		Audience:        cfg.audience,
+		AccessTokenTTL:  cfg.accessTTL,
+		RefreshTokenTTL: cfg.refreshTTL,
+		Grants:          cfg.grants,
+		DefaultScope:    cfg.defaultScope,
 		Signer:          signer,
 		Sealer:          sealer,
 		Definitions:     defs,
@@ -156,83 +145,21 @@ func (h *TokenHandler) Provision(ctx caddy.Context) error {
 		Secrets:         secrets.New(bcrypt, caddyauth.Argon2idHash{}, bcrypt.FakeHash(), secretCacheSize),
 	})
 	if err != nil {
-		return err
+		// resolve checked every setting NewServer checks: this is a bug.
+		return fmt.Errorf("building the token server: %w", err)
 	}
-	h.startPurge(ctx, store, accessTTL)
+	if p, ok := store.(purger); ok && cfg.purgeInterval > 0 {
+		go h.purge(ctx, p, cfg.purgeInterval, cfg.accessTTL, realClock{})
+	}
 	h.logger.Info("oauth2 token endpoint ready",
 		zap.String("algorithm", signer.Algorithm()),
 		zap.String("kid", signer.KeyID()),
-		zap.Strings("grants", h.enabledGrants()))
+		zap.Strings("grants", cfg.grants))
 	return nil
-}
-
-// Validate checks the settings that need no I/O.
-func (h *TokenHandler) Validate() error {
-	if h.AccessTokenTTL < 0 {
-		return errors.New("access_token_ttl: must be positive")
-	}
-	if h.RefreshTokenTTL < 0 {
-		return errors.New("refresh_token_ttl: must be positive")
-	}
-	if h.PurgeInterval > 0 && time.Duration(h.PurgeInterval) < minPurgeInterval {
-		return fmt.Errorf("purge_interval: must be at least %s, or off", minPurgeInterval)
-	}
-	for _, g := range h.Grants {
-		if !slices.Contains(supportedGrants, g) {
-			return fmt.Errorf("grants: unknown grant %q (want one of %v)", g, supportedGrants)
-		}
-	}
-	return nil
-}
-
-// supportedGrants are the grant types this handler implements.
-var supportedGrants = []string{grants.GrantRefreshToken, grants.GrantPassword, grants.GrantClientCredentials}
-
-func (h *TokenHandler) enabledGrants() []string {
-	if len(h.Grants) == 0 {
-		return []string{grants.GrantRefreshToken, grants.GrantClientCredentials}
-	}
-	return h.Grants
-}
-
-// loadSigner reads the configured private key, or loads (creating it the first
-// time) the one kept in Caddy's storage.
-func (h *TokenHandler) loadSigner(ctx caddy.Context, repl *caddy.Replacer) (*tokens.Signer, error) {
-	var key crypto.Signer
-	if h.PrivateKey == "" {
-		pemData, err := storedSecret(ctx, signingKeyStorageKey, func() ([]byte, error) {
-			k, err := tokens.GenerateKey()
-			if err != nil {
-				return nil, err
-			}
-			return tokens.MarshalPrivateKey(k)
-		})
-		if err != nil {
-			return nil, err
-		}
-		if key, err = tokens.ParsePrivateKey(pemData, nil); err != nil {
-			return nil, fmt.Errorf("key in storage at %s: %w", signingKeyStorageKey, err)
-		}
-	} else {
-		path := repl.ReplaceKnown(h.PrivateKey, "")
-		pemData, err := readKeyFile(h.logger, path)
-		if err != nil {
-			return nil, err
-		}
-		var passphrase []byte
-		if p := repl.ReplaceKnown(h.PrivateKeyPassphrase, ""); p != "" {
-			passphrase = []byte(p)
-		}
-		if key, err = tokens.ParsePrivateKey(pemData, passphrase); err != nil {
-			return nil, fmt.Errorf("%s: %w", path, err)
-		}
-	}
-	return tokens.NewSigner(key)
 }
 
 // Interface guards
 var (
 	_ caddy.Provisioner           = (*TokenHandler)(nil)
-	_ caddy.Validator             = (*TokenHandler)(nil)
 	_ caddyhttp.MiddlewareHandler = (*TokenHandler)(nil)
 )

@@ -3,14 +3,17 @@ package caddyoauth2
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"path/filepath"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/caddyserver/caddy/v2"
 	"go.uber.org/zap"
 
+	"github.com/caddy-oauth2/caddy-oauth2/internal/manage"
 	"github.com/caddy-oauth2/caddy-oauth2/repos"
 	"github.com/caddy-oauth2/caddy-oauth2/repos/file"
 	reposql "github.com/caddy-oauth2/caddy-oauth2/repos/sql"
@@ -21,16 +24,9 @@ func init() {
 	caddy.RegisterModule(SQLRepository{})
 }
 
-const (
-	// connectTimeout bounds how long provisioning waits for a database, so an
-	// unreachable one is a prompt config error rather than a hung reload.
-	connectTimeout = 10 * time.Second
-	// lockTimeout bounds how long provisioning waits for the storage lock.
-	lockTimeout = 30 * time.Second
-)
-
-// supportedDrivers are the SQL drivers a repository may name.
-var supportedDrivers = reposql.Drivers
+// connectTimeout bounds how long provisioning waits for a database, so an
+// unreachable one is a prompt config error rather than a hung reload.
+const connectTimeout = 10 * time.Second
 
 // Repository is a guest module in the http.oauth2.repositories namespace: it
 // provides the client, user and scope definitions and the token store.
@@ -64,22 +60,37 @@ func (SQLRepository) CaddyModule() caddy.ModuleInfo {
 // a reload) or another handler opened with the same driver and DSN.
 func (r *SQLRepository) Provision(ctx caddy.Context) error {
 	r.logger = ctx.Logger()
-	if r.Driver == "" && r.DSN == "" {
-		r.Driver, r.DSN = defaultSQLite()
+	driver, dsn, err := r.resolve(caddy.NewReplacer())
+	if err != nil {
+		return err
 	}
-	if !slices.Contains(supportedDrivers, r.Driver) {
-		return fmt.Errorf("unknown driver %q (want one of %v)", r.Driver, supportedDrivers)
-	}
-	dsn := caddy.NewReplacer().ReplaceKnown(r.DSN, "")
-	if dsn == "" {
-		return fmt.Errorf("%s: empty dsn", r.Driver)
-	}
-	store, key, err := openStore(ctx, r.Driver, dsn)
+	store, key, err := openStore(ctx, driver, dsn)
 	if err != nil {
 		return err
 	}
 	r.store, r.poolKey = store, key
 	return nil
+}
+
+// resolve applies the default database, resolves the DSN's placeholders and
+// checks the driver, without I/O. It never echoes the DSN, which may hold a
+// password.
+func (r *SQLRepository) resolve(repl *caddy.Replacer) (driver, dsn string, err error) {
+	if r.Driver == "" && r.DSN == "" {
+		driver, dsn = defaultSQLite()
+		return driver, dsn, nil
+	}
+	if !slices.Contains(reposql.Drivers, r.Driver) {
+		return "", "", fmt.Errorf("unknown driver %q (want one of %s)", r.Driver, strings.Join(reposql.Drivers, ", "))
+	}
+	if r.DSN == "" {
+		return "", "", fmt.Errorf("%s: missing dsn", r.Driver)
+	}
+	if dsn = repl.ReplaceKnown(r.DSN, ""); dsn == "" {
+		// Only placeholders resolve to nothing, so the raw DSN holds no password.
+		return "", "", fmt.Errorf("%s: dsn %s %w", r.Driver, r.DSN, errEmptyPlaceholder)
+	}
+	return r.Driver, dsn, nil
 }
 
 // Repository implements Repository.
@@ -94,7 +105,10 @@ func (r *SQLRepository) Cleanup() error {
 
 // FileRepository reads clients, users and scopes from a JSON definitions file and
 // keeps token state in a SQL database (by default SQLite in Caddy's data dir).
-// The file is read at provision: edit it, then reload Caddy.
+// A change to the file takes effect within a second, without a reload: an
+// edit by hand or by `caddy oauth2` does not change Caddy's config, so `caddy
+// reload` would not see it. An edit that breaks the file is logged with its
+// line, and the last good definitions stay in effect.
 type FileRepository struct {
 	// Path is the JSON definitions file.
 	Path string `json:"path,omitempty"`
@@ -102,8 +116,12 @@ type FileRepository struct {
 	// <caddy data dir>/oauth2/oauth2.db.
 	Tokens *SQLRepository `json:"tokens,omitempty"`
 
-	defs *file.Definitions
+	defs *file.Watched
 }
+
+// definitionsCheckInterval is how often a definitions file is looked at for
+// changes: a stat, and a read only when the stat changed.
+const definitionsCheckInterval = time.Second
 
 // CaddyModule returns the Caddy module information.
 func (FileRepository) CaddyModule() caddy.ModuleInfo {
@@ -113,23 +131,52 @@ func (FileRepository) CaddyModule() caddy.ModuleInfo {
 	}
 }
 
-// Provision loads the definitions file and opens the token store.
+// Provision loads the definitions file and opens the token store, after
+// checking both settings.
 func (r *FileRepository) Provision(ctx caddy.Context) error {
-	if r.Path == "" {
-		return fmt.Errorf("file: missing path of the definitions file")
-	}
-	defs, err := file.Load(caddy.NewReplacer().ReplaceKnown(r.Path, ""))
+	repl := caddy.NewReplacer()
+	path, err := r.resolvePath(repl)
 	if err != nil {
-		return fmt.Errorf("file: %w", err)
+		return err
 	}
-	r.defs = defs
 	if r.Tokens == nil {
 		r.Tokens = new(SQLRepository)
 	}
-	if err := r.Tokens.Provision(ctx); err != nil {
-		return fmt.Errorf("file: tokens: %w", err)
+	if _, _, err := r.Tokens.resolve(repl); err != nil {
+		return fmt.Errorf("tokens: %w", err)
 	}
+
+	defs, err := file.LoadWatched(path)
+	if err != nil {
+		return err
+	}
+	r.defs = defs
+	if err := r.Tokens.Provision(ctx); err != nil {
+		return fmt.Errorf("tokens: %w", err)
+	}
+	logger := ctx.Logger()
+	go defs.Run(ctx, definitionsCheckInterval, func(changed bool, err error) {
+		if err != nil {
+			logger.Error("definitions file not reloaded; the last good definitions stay in effect",
+				zap.String("file", path), zap.Error(err))
+		} else if changed {
+			logger.Info("definitions file reloaded", zap.String("file", path))
+		}
+	})
 	return nil
+}
+
+// resolvePath checks the definitions file's path and resolves its
+// placeholders, without I/O.
+func (r *FileRepository) resolvePath(repl *caddy.Replacer) (string, error) {
+	if r.Path == "" {
+		return "", errors.New("missing path of the definitions file")
+	}
+	path, err := resolvePlaceholders(repl, r.Path)
+	if err != nil {
+		return "", fmt.Errorf("path: %w", err)
+	}
+	return path, nil
 }
 
 // Repository implements Repository.
@@ -188,16 +235,66 @@ func releaseStore(logger *zap.Logger, key string) error {
 	return err
 }
 
+// repositoryNamespace is the module namespace of the repository backends; a
+// repository's "backend" names one of its modules.
+const repositoryNamespace = "http.oauth2.repositories"
+
+// defaultRepository is the repository of a handler that names none: the sql
+// backend, whose empty config is SQLite in Caddy's data directory.
+var defaultRepository = json.RawMessage(`{"backend":"sql"}`)
+
 // loadRepository loads the configured repository module, or the default one.
 func (h *TokenHandler) loadRepository(ctx caddy.Context) (Repository, error) {
 	if h.RepositoryRaw == nil {
-		h.RepositoryRaw = json.RawMessage(`{"backend":"sql"}`)
+		h.RepositoryRaw = defaultRepository
 	}
 	mod, err := ctx.LoadModule(h, "RepositoryRaw")
 	if err != nil {
 		return nil, err
 	}
 	return mod.(Repository), nil
+}
+
+// locator is a repository module that can say where its definitions live
+// without opening anything, for the caddy oauth2 commands.
+type locator interface {
+	location(repl *caddy.Replacer) (manage.Location, error)
+}
+
+// location implements locator.
+func (r *SQLRepository) location(repl *caddy.Replacer) (manage.Location, error) {
+	driver, dsn, err := r.resolve(repl)
+	return manage.Location{Backend: manage.BackendSQL, Driver: driver, DSN: dsn}, err
+}
+
+// location implements locator. The token store is no concern of the commands.
+func (r *FileRepository) location(repl *caddy.Replacer) (manage.Location, error) {
+	path, err := r.resolvePath(repl)
+	return manage.Location{Backend: manage.BackendFile, Path: path}, err
+}
+
+// repositoryLocation decodes a handler's repository config into its module,
+// as Caddy's module loader would, and returns where that module keeps its
+// definitions; no repository is the default one.
+func repositoryLocation(raw json.RawMessage, repl *caddy.Replacer) (manage.Location, error) {
+	if raw == nil {
+		raw = defaultRepository
+	}
+	var head struct {
+		Backend string `json:"backend"`
+	}
+	if err := json.Unmarshal(raw, &head); err != nil {
+		return manage.Location{}, err
+	}
+	info, err := caddy.GetModule(repositoryNamespace + "." + head.Backend)
+	if err != nil {
+		return manage.Location{}, fmt.Errorf("unknown backend %q (want sql or file)", head.Backend)
+	}
+	mod := info.New()
+	if err := json.Unmarshal(raw, mod); err != nil {
+		return manage.Location{}, err
+	}
+	return mod.(locator).location(repl)
 }
 
 // Interface guards
@@ -208,4 +305,6 @@ var (
 	_ caddy.CleanerUpper = (*FileRepository)(nil)
 	_ Repository         = (*SQLRepository)(nil)
 	_ Repository         = (*FileRepository)(nil)
+	_ locator            = (*SQLRepository)(nil)
+	_ locator            = (*FileRepository)(nil)
 )

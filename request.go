@@ -38,40 +38,17 @@ type requestError struct {
 // every check that belongs to HTTP rather than to OAuth grants: method, media
 // type, body size, repeated parameters and the client authentication method.
 func parseTokenRequest(r *http.Request) (*grants.Request, *requestError) {
-	if r.Method != http.MethodPost {
-		return nil, &requestError{err: withStatus(grants.ErrInvalidRequest("The token endpoint only accepts POST"), http.StatusMethodNotAllowed)}
-	}
-	mediaType, _, err := mime.ParseMediaType(r.Header.Get("Content-Type"))
-	if err != nil || mediaType != "application/x-www-form-urlencoded" {
-		return nil, &requestError{err: grants.ErrInvalidRequest("Content-Type must be application/x-www-form-urlencoded")}
-	}
-	if r.ContentLength > maxBodySize {
-		return nil, &requestError{err: bodyTooLarge()}
-	}
-	body, err := io.ReadAll(io.LimitReader(r.Body, maxBodySize+1))
+	form, err := readForm(r)
 	if err != nil {
-		return nil, &requestError{err: grants.ErrInvalidRequest("The request body could not be read")}
+		return nil, &requestError{err: err}
 	}
-	if len(body) > maxBodySize {
-		return nil, &requestError{err: bodyTooLarge()}
-	}
-	form, err := url.ParseQuery(string(body))
+	params, err := singleParams(form, formParams)
 	if err != nil {
-		return nil, &requestError{err: grants.ErrInvalidRequest("The request body is not valid form encoding")}
-	}
-
-	params := make(map[string]string, len(formParams))
-	for _, name := range formParams {
-		value, err := single(form, name)
-		if err != nil {
-			return nil, &requestError{err: err}
-		}
-		params[name] = value
+		return nil, &requestError{err: err}
 	}
 	if params["grant_type"] == "" {
-		return nil, &requestError{err: grants.ErrInvalidRequest("Check the `grant_type` parameter")}
+		return nil, &requestError{err: grants.InvalidRequest("Check the `grant_type` parameter")}
 	}
-
 	req := &grants.Request{
 		GrantType:    params["grant_type"],
 		ClientID:     params["client_id"],
@@ -81,25 +58,76 @@ func parseTokenRequest(r *http.Request) (*grants.Request, *requestError) {
 		Username:     params["username"],
 		Password:     params["password"],
 	}
-
-	if auth := r.Header.Get("Authorization"); auth != "" {
-		id, secret, isBasic, err := parseBasicAuth(auth)
-		if !isBasic {
-			return req, nil
-		}
-		if err != nil {
-			return nil, &requestError{err: grants.ErrInvalidClient(), basic: true}
-		}
-		// RFC 6749 section 2.3: a client MUST NOT use more than one method.
-		if req.ClientSecret != "" {
-			return nil, &requestError{err: grants.ErrInvalidRequest("Client credentials were sent both in the Authorization header and in the body")}
-		}
-		if req.ClientID != "" && req.ClientID != id {
-			return nil, &requestError{err: grants.ErrInvalidRequest("Check the `client_id` parameter: it differs from the Authorization header")}
-		}
-		req.ClientID, req.ClientSecret, req.BasicAuth = id, secret, true
+	if perr := authenticateWithBasic(r, req); perr != nil {
+		return nil, perr
 	}
 	return req, nil
+}
+
+// readForm reads the form body of a POST to an OAuth endpoint: only POST,
+// only application/x-www-form-urlencoded, at most maxBodySize bytes.
+func readForm(r *http.Request) (url.Values, *grants.Error) {
+	if r.Method != http.MethodPost {
+		return nil, withStatus(grants.InvalidRequest("The token endpoint only accepts POST"), http.StatusMethodNotAllowed)
+	}
+	mediaType, _, err := mime.ParseMediaType(r.Header.Get("Content-Type"))
+	if err != nil || mediaType != "application/x-www-form-urlencoded" {
+		return nil, grants.InvalidRequest("Content-Type must be application/x-www-form-urlencoded")
+	}
+	if r.ContentLength > maxBodySize {
+		return nil, bodyTooLarge()
+	}
+	body, err := io.ReadAll(io.LimitReader(r.Body, maxBodySize+1))
+	if err != nil {
+		return nil, grants.InvalidRequest("The request body could not be read")
+	}
+	if len(body) > maxBodySize {
+		return nil, bodyTooLarge()
+	}
+	form, err := url.ParseQuery(string(body))
+	if err != nil {
+		return nil, grants.InvalidRequest("The request body is not valid form encoding")
+	}
+	return form, nil
+}
+
+// singleParams returns the one value of each named parameter ("" when it is
+// omitted), or the error for a parameter sent more than once.
+func singleParams(form url.Values, names []string) (map[string]string, *grants.Error) {
+	params := make(map[string]string, len(names))
+	for _, name := range names {
+		value, err := single(form, name)
+		if err != nil {
+			return nil, err
+		}
+		params[name] = value
+	}
+	return params, nil
+}
+
+// authenticateWithBasic takes the client's credentials from an Authorization:
+// Basic header, if there is one, into req. Other schemes are ignored.
+func authenticateWithBasic(r *http.Request, req *grants.Request) *requestError {
+	auth := r.Header.Get("Authorization")
+	if auth == "" {
+		return nil
+	}
+	id, secret, isBasic, err := parseBasicAuth(auth)
+	if !isBasic {
+		return nil
+	}
+	if err != nil {
+		return &requestError{err: grants.InvalidClient(), basic: true}
+	}
+	// RFC 6749 section 2.3: a client MUST NOT use more than one method.
+	if req.ClientSecret != "" {
+		return &requestError{err: grants.InvalidRequest("Client credentials were sent both in the Authorization header and in the body")}
+	}
+	if req.ClientID != "" && req.ClientID != id {
+		return &requestError{err: grants.InvalidRequest("Check the `client_id` parameter: it differs from the Authorization header")}
+	}
+	req.ClientID, req.ClientSecret, req.BasicAuth = id, secret, true
+	return nil
 }
 
 // single returns the one value of a parameter. A parameter sent without a value
@@ -113,7 +141,7 @@ func single(form url.Values, name string) (string, *grants.Error) {
 			continue
 		}
 		if seen {
-			return "", grants.ErrInvalidRequest(fmt.Sprintf("Check the `%s` parameter: it was sent more than once", name))
+			return "", grants.InvalidRequest(fmt.Sprintf("Check the `%s` parameter: it was sent more than once", name))
 		}
 		value, seen = v, true
 	}
@@ -153,7 +181,7 @@ func parseBasicAuth(header string) (id, secret string, isBasic bool, err error) 
 }
 
 func bodyTooLarge() *grants.Error {
-	return withStatus(grants.ErrInvalidRequest(fmt.Sprintf("The request body is larger than %d bytes", maxBodySize)), http.StatusRequestEntityTooLarge)
+	return withStatus(grants.InvalidRequest(fmt.Sprintf("The request body is larger than %d bytes", maxBodySize)), http.StatusRequestEntityTooLarge)
 }
 
 func withStatus(e *grants.Error, status int) *grants.Error {

@@ -15,7 +15,7 @@ func (s *Server) clientCredentials(ctx context.Context, r *Request, client *repo
 	// 1. The grant is for confidential clients only (§4.4): a public client
 	// has proven nothing about itself.
 	if !client.Confidential() {
-		return nil, ErrInvalidClient()
+		return nil, InvalidClient()
 	}
 
 	// 2. Scopes: the requested ones or the defaults, allowed for the client.

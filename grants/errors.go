@@ -1,6 +1,11 @@
 package grants
 
-import "fmt"
+import (
+	"errors"
+	"fmt"
+
+	"github.com/caddy-oauth2/caddy-oauth2/repos"
+)
 
 // The error codes of RFC 6749 §5.2 that the token endpoint answers with.
 const (
@@ -54,12 +59,17 @@ func (e *Error) Error() string {
 	return s
 }
 
+// IsReplay reports whether the error refused a refresh token that had been
+// used before, which revoked its whole family: the one refusal an operator
+// should hear about, since it means a token was stolen or a client is broken.
+func (e *Error) IsReplay() bool { return errors.Is(e.Cause, repos.ErrTokenUsed) }
+
 // Unwrap returns Cause, so errors.Is sees through to a storage error.
 func (e *Error) Unwrap() error { return e.Cause }
 
-// ErrInvalidRequest is a malformed request: a parameter missing, repeated or
+// InvalidRequest returns the error of a malformed request: a parameter missing, repeated or
 // invalid. hint names the parameter, e.g. "Check the `refresh_token` parameter".
-func ErrInvalidRequest(hint string) *Error {
+func InvalidRequest(hint string) *Error {
 	return &Error{
 		Code:        CodeInvalidRequest,
 		Description: "The request is missing a required parameter, includes an invalid parameter value, includes a parameter more than once, or is otherwise malformed.",
@@ -68,9 +78,9 @@ func ErrInvalidRequest(hint string) *Error {
 	}
 }
 
-// ErrInvalidClient is a failed client authentication. It carries no hint:
+// InvalidClient returns the error of a failed client authentication. It carries no hint:
 // telling an unknown client from a wrong secret would help an attacker.
-func ErrInvalidClient() *Error {
+func InvalidClient() *Error {
 	return &Error{
 		Code:        CodeInvalidClient,
 		Description: "Client authentication failed",
@@ -78,9 +88,9 @@ func ErrInvalidClient() *Error {
 	}
 }
 
-// ErrInvalidGrant is a refresh token that cannot be used; hint says why in
+// InvalidGrant returns the error of a refresh token that cannot be used; hint says why in
 // league's words ("Token has expired").
-func ErrInvalidGrant(hint string) *Error {
+func InvalidGrant(hint string) *Error {
 	return &Error{
 		Code:        CodeInvalidGrant,
 		Description: "The refresh token is invalid.",
@@ -89,9 +99,9 @@ func ErrInvalidGrant(hint string) *Error {
 	}
 }
 
-// ErrInvalidCredentials is the password grant's invalid_grant. Like league it
+// InvalidCredentials returns the password grant's invalid_grant. Like league it
 // has no hint, so an unknown user and a wrong password look the same.
-func ErrInvalidCredentials() *Error {
+func InvalidCredentials() *Error {
 	return &Error{
 		Code:        CodeInvalidGrant,
 		Description: "The user credentials were incorrect.",
@@ -99,9 +109,9 @@ func ErrInvalidCredentials() *Error {
 	}
 }
 
-// ErrUnauthorizedClient is an authenticated client using a grant it is not
+// UnauthorizedClient returns the error of an authenticated client using a grant it is not
 // allowed.
-func ErrUnauthorizedClient() *Error {
+func UnauthorizedClient() *Error {
 	return &Error{
 		Code:        CodeUnauthorizedClient,
 		Description: "The authenticated client is not authorized to use this authorization grant type.",
@@ -109,9 +119,9 @@ func ErrUnauthorizedClient() *Error {
 	}
 }
 
-// ErrUnsupportedGrantType is a grant_type the server does not know or has not
+// UnsupportedGrantType returns the error of a grant_type the server does not know or has not
 // enabled; the two are not told apart.
-func ErrUnsupportedGrantType() *Error {
+func UnsupportedGrantType() *Error {
 	return &Error{
 		Code:        CodeUnsupportedGrantType,
 		Description: "The authorization grant type is not supported by the authorization server.",
@@ -119,9 +129,9 @@ func ErrUnsupportedGrantType() *Error {
 	}
 }
 
-// ErrInvalidScope is a scope that is malformed, unknown or not allowed; hint
+// InvalidScope returns the error of a scope that is malformed, unknown or not allowed; hint
 // names it, e.g. "Check the `write` scope".
-func ErrInvalidScope(hint string) *Error {
+func InvalidScope(hint string) *Error {
 	return &Error{
 		Code:        CodeInvalidScope,
 		Description: "The requested scope is invalid, unknown, or malformed",
@@ -130,8 +140,8 @@ func ErrInvalidScope(hint string) *Error {
 	}
 }
 
-// ErrServer is an unexpected failure. cause goes to the log, never to the client.
-func ErrServer(cause error) *Error {
+// ServerError returns the error of an unexpected failure. cause goes to the log, never to the client.
+func ServerError(cause error) *Error {
 	return &Error{
 		Code:        CodeServerError,
 		Description: "The authorization server encountered an unexpected condition which prevented it from fulfilling the request.",

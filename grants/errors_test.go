@@ -16,17 +16,17 @@ func TestErrors_LeagueDescriptionsAndStatuses(t *testing.T) {
 		description string
 		status      int
 	}{
-		{grants.ErrInvalidRequest("h"), "invalid_request",
+		{grants.InvalidRequest("h"), "invalid_request",
 			"The request is missing a required parameter, includes an invalid parameter value, includes a parameter more than once, or is otherwise malformed.", 400},
-		{grants.ErrInvalidClient(), "invalid_client", "Client authentication failed", 401},
-		{grants.ErrInvalidGrant("h"), "invalid_grant", "The refresh token is invalid.", 400},
-		{grants.ErrInvalidCredentials(), "invalid_grant", "The user credentials were incorrect.", 400},
-		{grants.ErrUnauthorizedClient(), "unauthorized_client",
+		{grants.InvalidClient(), "invalid_client", "Client authentication failed", 401},
+		{grants.InvalidGrant("h"), "invalid_grant", "The refresh token is invalid.", 400},
+		{grants.InvalidCredentials(), "invalid_grant", "The user credentials were incorrect.", 400},
+		{grants.UnauthorizedClient(), "unauthorized_client",
 			"The authenticated client is not authorized to use this authorization grant type.", 400},
-		{grants.ErrUnsupportedGrantType(), "unsupported_grant_type",
+		{grants.UnsupportedGrantType(), "unsupported_grant_type",
 			"The authorization grant type is not supported by the authorization server.", 400},
-		{grants.ErrInvalidScope("h"), "invalid_scope", "The requested scope is invalid, unknown, or malformed", 400},
-		{grants.ErrServer(nil), "server_error",
+		{grants.InvalidScope("h"), "invalid_scope", "The requested scope is invalid, unknown, or malformed", 400},
+		{grants.ServerError(nil), "server_error",
 			"The authorization server encountered an unexpected condition which prevented it from fulfilling the request.", 500},
 	}
 	for _, tt := range tests {
@@ -40,12 +40,12 @@ func TestErrors_LeagueDescriptionsAndStatuses(t *testing.T) {
 
 func TestError_ErrorAndUnwrap(t *testing.T) {
 	cause := errors.New("disk full")
-	e := grants.ErrServer(cause)
+	e := grants.ServerError(cause)
 	assert.ErrorIs(t, e, cause)
 	assert.Contains(t, e.Error(), "server_error")
 	assert.Contains(t, e.Error(), "disk full")
 
-	h := grants.ErrInvalidGrant("Token has expired")
+	h := grants.InvalidGrant("Token has expired")
 	assert.Equal(t, "invalid_grant: The refresh token is invalid. (Token has expired)", h.Error())
 	assert.NoError(t, errors.Unwrap(h))
 }
@@ -61,11 +61,11 @@ func TestError_HintsStayInRFC6749CharacterSet(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			for _, e := range []*grants.Error{grants.ErrInvalidRequest(tt.in), grants.ErrInvalidGrant(tt.in), grants.ErrInvalidScope(tt.in)} {
+			for _, e := range []*grants.Error{grants.InvalidRequest(tt.in), grants.InvalidGrant(tt.in), grants.InvalidScope(tt.in)} {
 				assert.Equal(t, tt.want, e.Hint)
 			}
 		})
 	}
-	long := grants.ErrInvalidScope(string(make([]byte, 10_000)))
+	long := grants.InvalidScope(string(make([]byte, 10_000)))
 	assert.LessOrEqual(t, len(long.Hint), 200)
 }

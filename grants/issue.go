@@ -61,7 +61,7 @@ func (s *Server) issue(r *Request, is issuance, now time.Time) (*issued, *Error)
 	}
 	jwt, err := s.cfg.Signer.Mint(claims)
 	if err != nil {
-		return nil, ErrServer(fmt.Errorf("minting access token: %w", err))
+		return nil, ServerError(fmt.Errorf("minting access token: %w", err))
 	}
 	out := &issued{
 		response: &Response{
@@ -69,6 +69,7 @@ func (s *Server) issue(r *Request, is issuance, now time.Time) (*issued, *Error)
 			ExpiresIn:   int64(s.cfg.AccessTokenTTL / time.Second),
 			AccessToken: jwt,
 			Scope:       strings.Join(is.scopes, " "),
+			UserID:      is.userID,
 		},
 	}
 	if !is.refresh {
@@ -93,7 +94,7 @@ func (s *Server) issue(r *Request, is issuance, now time.Time) (*issued, *Error)
 		ExpiresAt: rt.ExpiresAt,
 	})
 	if err != nil {
-		return nil, ErrServer(fmt.Errorf("sealing refresh token: %w", err))
+		return nil, ServerError(fmt.Errorf("sealing refresh token: %w", err))
 	}
 	out.refresh = rt
 	out.response.RefreshToken = sealed

@@ -16,10 +16,10 @@ import (
 func (s *Server) password(ctx context.Context, r *Request, client *repos.Client, now time.Time) (*Response, *Error) {
 	// 1. Both credentials are required (§4.3.2).
 	if r.Username == "" {
-		return nil, ErrInvalidRequest(paramHint("username"))
+		return nil, InvalidRequest(paramHint("username"))
 	}
 	if r.Password == "" {
-		return nil, ErrInvalidRequest(paramHint("password"))
+		return nil, InvalidRequest(paramHint("password"))
 	}
 
 	// 2. The credentials must be right.
@@ -57,7 +57,7 @@ func (s *Server) password(ctx context.Context, r *Request, client *repos.Client,
 	// client_credentials.
 	if out.refresh != nil {
 		if err := s.cfg.Tokens.Issue(ctx, *out.refresh); err != nil {
-			return nil, ErrServer(fmt.Errorf("recording tokens: %w", err))
+			return nil, ServerError(fmt.Errorf("recording tokens: %w", err))
 		}
 	}
 	return out.response, nil
@@ -71,13 +71,13 @@ func (s *Server) authenticateUser(ctx context.Context, username, password string
 	user, err := s.cfg.Definitions.UserByUsername(ctx, username)
 	if errors.Is(err, repos.ErrNotFound) {
 		s.cfg.Secrets.Fake(password)
-		return nil, ErrInvalidCredentials()
+		return nil, InvalidCredentials()
 	}
 	if err != nil {
-		return nil, ErrServer(fmt.Errorf("looking up user: %w", err))
+		return nil, ServerError(err)
 	}
 	if !s.cfg.Secrets.Verify(user.PasswordHash, password) {
-		return nil, ErrInvalidCredentials()
+		return nil, InvalidCredentials()
 	}
 	return user, nil
 }

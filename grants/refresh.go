@@ -33,7 +33,7 @@ const (
 func (s *Server) refresh(ctx context.Context, r *Request, client *repos.Client, now time.Time) (*Response, *Error) {
 	// 1. The refresh_token parameter is required.
 	if r.RefreshToken == "" {
-		return nil, ErrInvalidRequest(paramHint("refresh_token"))
+		return nil, InvalidRequest(paramHint("refresh_token"))
 	}
 
 	// 2. The token must be one of ours, issued to this client, unexpired.
@@ -88,13 +88,13 @@ func (s *Server) refresh(ctx context.Context, r *Request, client *repos.Client, 
 func (s *Server) openRefreshToken(token string, client *repos.Client, now time.Time) (*tokens.RefreshPayload, *Error) {
 	payload, err := s.cfg.Sealer.Open(token)
 	if err != nil {
-		return nil, withCause(ErrInvalidGrant(hintUndecryptable), err)
+		return nil, withCause(InvalidGrant(hintUndecryptable), err)
 	}
 	if payload.ClientID != client.ID {
-		return nil, ErrInvalidGrant(hintOtherClient)
+		return nil, InvalidGrant(hintOtherClient)
 	}
 	if !now.Before(payload.ExpiresAt) {
-		return nil, withCause(ErrInvalidGrant(hintExpired), repos.ErrTokenExpired)
+		return nil, withCause(InvalidGrant(hintExpired), repos.ErrTokenExpired)
 	}
 	return payload, nil
 }
@@ -108,10 +108,10 @@ func (s *Server) tokenUser(ctx context.Context, p *tokens.RefreshPayload) (*repo
 	}
 	user, err := s.cfg.Definitions.UserByID(ctx, p.UserID)
 	if errors.Is(err, repos.ErrNotFound) {
-		return nil, withCause(ErrInvalidGrant(hintRevoked), fmt.Errorf("user of the refresh token: %w", err))
+		return nil, withCause(InvalidGrant(hintRevoked), fmt.Errorf("user of the refresh token: %w", err))
 	}
 	if err != nil {
-		return nil, ErrServer(fmt.Errorf("looking up user of the refresh token: %w", err))
+		return nil, ServerError(err)
 	}
 	return user, nil
 }
@@ -121,13 +121,13 @@ func (s *Server) tokenUser(ctx context.Context, p *tokens.RefreshPayload) (*repo
 func rotateError(err error) *Error {
 	switch {
 	case errors.Is(err, repos.ErrTokenUsed), errors.Is(err, repos.ErrTokenRevoked):
-		return withCause(ErrInvalidGrant(hintRevoked), err)
+		return withCause(InvalidGrant(hintRevoked), err)
 	case errors.Is(err, repos.ErrTokenExpired):
-		return withCause(ErrInvalidGrant(hintExpired), err)
+		return withCause(InvalidGrant(hintExpired), err)
 	case errors.Is(err, repos.ErrNotFound):
-		return withCause(ErrInvalidGrant(hintUnknown), err)
+		return withCause(InvalidGrant(hintUnknown), err)
 	}
-	return ErrServer(fmt.Errorf("rotating refresh token: %w", err))
+	return ServerError(fmt.Errorf("rotating refresh token: %w", err))
 }
 
 // withCause attaches an internal cause to a client error, for the log.

@@ -28,19 +28,21 @@ func parseScope(raw string) ([]string, *Error) {
 			continue
 		case !repos.IsScopeToken(tok):
 			// The token is not echoed: it may be anything.
-			return nil, ErrInvalidScope(paramHint("scope"))
+			return nil, InvalidScope(paramHint("scope"))
 		case slices.Contains(scopes, tok):
 			continue
 		case len(scopes) == maxScopes:
-			return nil, ErrInvalidScope(paramHint("scope"))
+			return nil, InvalidScope(paramHint("scope"))
 		}
 		scopes = append(scopes, tok)
 	}
 	return scopes, nil
 }
 
-// checkScopeSyntax validates a configured scope list, one scope per element.
-func checkScopeSyntax(scopes []string) error {
+// CheckScopes validates a configured scope list, one scope per element, by
+// the rules a requested scope must meet: a configured default that no request
+// could name would be refused on every use.
+func CheckScopes(scopes []string) error {
 	for _, sc := range scopes {
 		if !repos.IsScopeToken(sc) {
 			return fmt.Errorf("%q is not a valid scope (RFC 6749 §3.3)", sc)
@@ -90,7 +92,7 @@ func (s *Server) refreshScopes(ctx context.Context, raw string, granted []string
 	}
 	for _, sc := range scopes {
 		if !slices.Contains(granted, sc) {
-			return nil, ErrInvalidScope(scopeHint(sc))
+			return nil, InvalidScope(scopeHint(sc))
 		}
 	}
 	if err := s.checkScopes(ctx, scopes, client, user); err != nil {
@@ -104,14 +106,14 @@ func (s *Server) refreshScopes(ctx context.Context, raw string, granted []string
 func (s *Server) checkScopes(ctx context.Context, scopes []string, client *repos.Client, user *repos.User) *Error {
 	for _, sc := range scopes {
 		if !allows(client.Scopes, sc) || user != nil && !allows(user.Scopes, sc) {
-			return ErrInvalidScope(scopeHint(sc))
+			return InvalidScope(scopeHint(sc))
 		}
 		_, err := s.cfg.Definitions.Scope(ctx, sc)
 		if errors.Is(err, repos.ErrNotFound) {
-			return ErrInvalidScope(scopeHint(sc))
+			return InvalidScope(scopeHint(sc))
 		}
 		if err != nil {
-			return ErrServer(fmt.Errorf("looking up scope: %w", err))
+			return ServerError(err)
 		}
 	}
 	return nil

@@ -52,6 +52,10 @@ type Response struct {
 	// Scope is the space-separated scope of the access token. It is always
 	// sent, even when equal to the request's, so clients need not guess.
 	Scope string
+	// UserID is the resource owner the tokens were issued for, empty for a
+	// client's own tokens. It is not part of the answer: it is there for the
+	// access log.
+	UserID string
 }
 
 // Config is what a Server needs. Every field without a stated default is
@@ -126,12 +130,12 @@ func NewServer(cfg Config) (*Server, error) {
 	}
 
 	var errs []error
-	if cfg.AccessTokenTTL < time.Second {
-		errs = append(errs, errors.New("access token TTL must be at least one second"))
+	if err := CheckLifetime(cfg.AccessTokenTTL); err != nil {
+		errs = append(errs, fmt.Errorf("AccessTokenTTL: %w", err))
 	}
 	if s.issuesRefreshTokens() {
-		if cfg.RefreshTokenTTL < time.Second {
-			errs = append(errs, errors.New("refresh token TTL must be at least one second"))
+		if err := CheckLifetime(cfg.RefreshTokenTTL); err != nil {
+			errs = append(errs, fmt.Errorf("RefreshTokenTTL: %w", err))
 		}
 		if cfg.Sealer == nil {
 			errs = append(errs, errors.New("refresh tokens need a sealer (encryption key)"))
@@ -149,13 +153,25 @@ func NewServer(cfg Config) (*Server, error) {
 	if cfg.Secrets == nil {
 		errs = append(errs, errors.New("missing secrets verifier"))
 	}
-	if err := checkScopeSyntax(cfg.DefaultScope); err != nil {
-		errs = append(errs, fmt.Errorf("default scope: %w", err))
+	if err := CheckScopes(cfg.DefaultScope); err != nil {
+		errs = append(errs, fmt.Errorf("DefaultScope: %w", err))
 	}
 	if err := errors.Join(errs...); err != nil {
 		return nil, err
 	}
 	return s, nil
+}
+
+// MinLifetime is the shortest lifetime of a token: expires_in and the
+// claims count whole seconds, so anything shorter would be issued expired.
+const MinLifetime = time.Second
+
+// CheckLifetime refuses a token lifetime shorter than MinLifetime.
+func CheckLifetime(d time.Duration) error {
+	if d < MinLifetime {
+		return fmt.Errorf("must be at least %s", MinLifetime)
+	}
+	return nil
 }
 
 // Token answers one token request. A non-nil error is always an *Error, ready
@@ -175,18 +191,18 @@ func (s *Server) Token(ctx context.Context, r *Request) (*Response, error) {
 
 func (s *Server) token(ctx context.Context, r *Request) (*Response, *Error) {
 	if r == nil || r.GrantType == "" {
-		return nil, ErrInvalidRequest(paramHint("grant_type"))
+		return nil, InvalidRequest(paramHint("grant_type"))
 	}
 	grant, ok := s.grants[r.GrantType]
 	if !ok {
-		return nil, ErrUnsupportedGrantType()
+		return nil, UnsupportedGrantType()
 	}
 	client, err := s.authenticateClient(ctx, r)
 	if err != nil {
 		return nil, err
 	}
 	if !allows(client.Grants, r.GrantType) {
-		return nil, ErrUnauthorizedClient()
+		return nil, UnauthorizedClient()
 	}
 	return grant(ctx, r, client, s.now())
 }
@@ -198,25 +214,25 @@ func (s *Server) token(ctx context.Context, r *Request) (*Response, *Error) {
 // not tell which client ids exist.
 func (s *Server) authenticateClient(ctx context.Context, r *Request) (*repos.Client, *Error) {
 	if r.ClientID == "" {
-		return nil, ErrInvalidClient()
+		return nil, InvalidClient()
 	}
 	client, err := s.cfg.Definitions.Client(ctx, r.ClientID)
 	if errors.Is(err, repos.ErrNotFound) {
 		s.cfg.Secrets.Fake(r.ClientSecret)
-		return nil, ErrInvalidClient()
+		return nil, InvalidClient()
 	}
 	if err != nil {
-		return nil, ErrServer(fmt.Errorf("looking up client: %w", err))
+		return nil, ServerError(err)
 	}
 	if !client.Confidential() {
 		return client, nil
 	}
 	if r.ClientSecret == "" {
 		s.cfg.Secrets.Fake("")
-		return nil, ErrInvalidClient()
+		return nil, InvalidClient()
 	}
 	if !s.cfg.Secrets.Verify(client.SecretHash, r.ClientSecret) {
-		return nil, ErrInvalidClient()
+		return nil, InvalidClient()
 	}
 	return client, nil
 }

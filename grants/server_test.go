@@ -33,9 +33,9 @@ func TestNewServer_RejectsBadConfig(t *testing.T) {
 		{"valid defaults", func(*grants.Config) {}, ""},
 		{"unknown grant", func(c *grants.Config) { c.Grants = []string{"authorization_code"} }, `unknown grant "authorization_code"`},
 		{"grant names are case-sensitive", func(c *grants.Config) { c.Grants = []string{"Password"} }, `unknown grant "Password"`},
-		{"no access TTL", func(c *grants.Config) { c.AccessTokenTTL = 0 }, "access token TTL"},
-		{"sub-second access TTL", func(c *grants.Config) { c.AccessTokenTTL = time.Millisecond }, "access token TTL"},
-		{"no refresh TTL with refresh enabled", func(c *grants.Config) { c.RefreshTokenTTL = 0 }, "refresh token TTL"},
+		{"no access TTL", func(c *grants.Config) { c.AccessTokenTTL = 0 }, "AccessTokenTTL: must be at least 1s"},
+		{"sub-second access TTL", func(c *grants.Config) { c.AccessTokenTTL = time.Millisecond }, "AccessTokenTTL: must be at least 1s"},
+		{"no refresh TTL with refresh enabled", func(c *grants.Config) { c.RefreshTokenTTL = 0 }, "RefreshTokenTTL: must be at least 1s"},
 		{"no sealer with refresh enabled", func(c *grants.Config) { c.Sealer = nil }, "sealer"},
 		{"no sealer nor refresh TTL needed without refresh", func(c *grants.Config) {
 			c.Grants, c.Sealer, c.RefreshTokenTTL = []string{grants.GrantClientCredentials}, nil, 0
@@ -44,8 +44,8 @@ func TestNewServer_RejectsBadConfig(t *testing.T) {
 		{"no definitions", func(c *grants.Config) { c.Definitions = nil }, "definitions"},
 		{"no token store", func(c *grants.Config) { c.Tokens = nil }, "token store"},
 		{"no secrets", func(c *grants.Config) { c.Secrets = nil }, "secrets"},
-		{"malformed default scope", func(c *grants.Config) { c.DefaultScope = []string{"read write"} }, "default scope"},
-		{"empty default scope element", func(c *grants.Config) { c.DefaultScope = []string{""} }, "default scope"},
+		{"malformed default scope", func(c *grants.Config) { c.DefaultScope = []string{"read write"} }, "DefaultScope: "},
+		{"empty default scope element", func(c *grants.Config) { c.DefaultScope = []string{""} }, "DefaultScope: "},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

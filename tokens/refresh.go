@@ -32,9 +32,6 @@ const (
 	// refreshInfo binds the derived key to this purpose and format version, so
 	// the same operator secret can never produce the same key elsewhere.
 	refreshInfo = "caddy-oauth2 refresh token v2"
-	// minSecretLen is the shortest accepted encryption_key: 256 bits, which
-	// base64_encode(random_bytes(32)), league's documented recipe, exceeds.
-	minSecretLen = 32
 	// maxTokenLen bounds the work Open does for a request: longer input is
 	// rejected before decoding. Seal never produces a longer token.
 	maxTokenLen = 4096
@@ -88,13 +85,28 @@ type Sealer struct {
 	aead cipher.AEAD
 }
 
+// MinEncryptionKeyLength is the shortest accepted encryption key, in bytes:
+// 256 bits, which base64_encode(random_bytes(32)), league's documented recipe,
+// exceeds.
+const MinEncryptionKeyLength = 32
+
+// CheckEncryptionKey refuses a secret too short to seal refresh tokens with.
+// The message gives the length, never the secret.
+func CheckEncryptionKey(secret []byte) error {
+	if len(secret) < MinEncryptionKeyLength {
+		return fmt.Errorf("must be at least %d bytes, got %d (make one with: openssl rand -base64 32)",
+			MinEncryptionKeyLength, len(secret))
+	}
+	return nil
+}
+
 // NewSealer derives the refresh-token key from the operator's secret with
 // HKDF-SHA256. The secret is any string of at least 32 bytes and is used as
 // given, not base64-decoded, so a key written for league
 // (base64_encode(random_bytes(32))) works unchanged.
 func NewSealer(secret []byte) (*Sealer, error) {
-	if len(secret) < minSecretLen {
-		return nil, fmt.Errorf("encryption key has %d bytes, need at least %d", len(secret), minSecretLen)
+	if err := CheckEncryptionKey(secret); err != nil {
+		return nil, err
 	}
 	key, err := hkdf.Key(sha256.New, secret, nil, refreshInfo, 32)
 	if err != nil {

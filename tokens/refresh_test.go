@@ -231,7 +231,7 @@ func TestNewSealer_RequiresSecretOf32Bytes(t *testing.T) {
 			continue
 		}
 		assert.Nil(t, s)
-		require.ErrorContains(t, err, "need at least 32", "%d bytes", len(tt.secret))
+		require.ErrorContains(t, err, "must be at least 32 bytes", "%d bytes", len(tt.secret))
 		if tt.secret != "" {
 			assert.NotContains(t, err.Error(), tt.secret)
 		}

@@ -20,12 +20,15 @@ type Env struct {
 	// empty file means ./Caddyfile if there is one) and returns its JSON,
 	// or nil when there is no config.
 	LoadConfig func(file, adapter string) ([]byte, error)
-	// Replace resolves placeholders such as {env.NAME} in a DSN or path,
-	// as provisioning does, so that a command opens the repository the
-	// handler opens.
-	Replace func(string) string
-	// DefaultRepository is the repository of a handler that names none.
-	DefaultRepository func() Location
+	// Repositories returns the repository of each oauth2 handler of a JSON
+	// config, as provisioning would open it: defaults applied and
+	// placeholders such as {env.NAME} resolved, so that a command opens the
+	// repository the handler opens.
+	Repositories func(config []byte) ([]Location, error)
+	// ParseRepository parses the --repository flag, the arguments of the
+	// Caddyfile's repository subdirective ("sql <driver> <dsn>" or
+	// "file <path>"), placeholders resolved.
+	ParseRepository func(spec string) (Location, error)
 	// Hash hashes client secrets and passwords into a format the
 	// repositories store. In Caddy it is caddyauth.BcryptHash's Hash, as
 	// `caddy hash-password` uses; tests pass a cheaper bcrypt cost.

@@ -2,6 +2,7 @@ package manage
 
 import (
 	"bytes"
+	"encoding/json"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -20,8 +21,18 @@ import (
 
 var envPlaceholder = regexp.MustCompile(`\{env\.([A-Za-z0-9_]+)\}`)
 
-// testEnv stands in for Caddy: JSON configs only, {env.*} placeholders, a
-// default repository in dir, and a cheap hash.
+// replaceEnv resolves {env.*} placeholders.
+func replaceEnv(s string) string {
+	return envPlaceholder.ReplaceAllStringFunc(s, func(m string) string {
+		return os.Getenv(envPlaceholder.FindStringSubmatch(m)[1])
+	})
+}
+
+// testEnv stands in for the root package, which owns the repository's
+// Caddyfile and JSON forms: a "config" is a JSON list of Locations, one per
+// handler (an empty one is a handler without a repository, which gets a
+// default in dir); --repository is split on spaces with {env.*} resolved;
+// and the hash is cheap.
 func testEnv(dir string) Env {
 	return Env{
 		LoadConfig: func(file, _ string) ([]byte, error) {
@@ -30,13 +41,25 @@ func testEnv(dir string) Env {
 			}
 			return os.ReadFile(file)
 		},
-		Replace: func(s string) string {
-			return envPlaceholder.ReplaceAllStringFunc(s, func(m string) string {
-				return os.Getenv(envPlaceholder.FindStringSubmatch(m)[1])
-			})
+		Repositories: func(config []byte) ([]Location, error) {
+			var handlers []Location
+			if err := json.Unmarshal(config, &handlers); err != nil {
+				return nil, err
+			}
+			for i, h := range handlers {
+				if h.Backend == "" {
+					handlers[i] = Location{Backend: BackendSQL, Driver: "sqlite", DSN: filepath.Join(dir, "default.db")}
+				}
+			}
+			return handlers, nil
 		},
-		DefaultRepository: func() Location {
-			return Location{Backend: BackendSQL, Driver: "sqlite", DSN: filepath.Join(dir, "default.db")}
+		ParseRepository: func(spec string) (Location, error) {
+			backend, rest, _ := strings.Cut(replaceEnv(spec), " ")
+			if backend == BackendFile {
+				return Location{Backend: BackendFile, Path: rest}, nil
+			}
+			driver, dsn, _ := strings.Cut(rest, " ")
+			return Location{Backend: backend, Driver: driver, DSN: dsn}, nil
 		},
 		Hash: testHash,
 	}
@@ -163,26 +186,26 @@ func TestCommand_ScopeRemoveForce(t *testing.T) {
 func TestCommand_RepositoryFromConfig(t *testing.T) {
 	dir := t.TempDir()
 	env := testEnv(dir)
-	t.Setenv("OAUTH2_DIR", dir)
 	writeConfig := func(name, handlers string) string {
 		path := filepath.Join(dir, name)
-		require.NoError(t, os.WriteFile(path, route(handlers), 0o600))
+		require.NoError(t, os.WriteFile(path, []byte(handlers), 0o600))
 		return path
 	}
+	defs := filepath.Join(dir, "defs.json")
 
-	fileConfig := writeConfig("file.json", `{"handler": "oauth2_token", "repository": {"backend": "file", "path": "{env.OAUTH2_DIR}/defs.json"}}`)
+	fileConfig := writeConfig("file.json", `[{"Backend": "file", "Path": "`+defs+`"}]`)
 	mustExecute(t, env, "", "scope", "add", "read", "--config", fileConfig)
-	_, err := file.Load(filepath.Join(dir, "defs.json"))
-	require.NoError(t, err, "the placeholder was resolved and the file written")
+	_, err := file.Load(defs)
+	require.NoError(t, err, "the handler's definitions file was written")
 
-	defaultConfig := writeConfig("default.json", `{"handler": "oauth2_token"}`)
+	defaultConfig := writeConfig("default.json", `[{}]`)
 	mustExecute(t, env, "", "scope", "add", "write", "-c", defaultConfig)
 	assert.FileExists(t, filepath.Join(dir, "default.db"), "a handler without repository uses the default")
 
-	twoConfig := writeConfig("two.json", `{"handler": "oauth2_token"}, {"handler": "oauth2_token", "repository": {"backend": "file", "path": "x.json"}}`)
+	twoConfig := writeConfig("two.json", `[{}, {"Backend": "file", "Path": "x.json"}]`)
 	_, _, err = execute(t, env, "", "scope", "list", "--config", twoConfig)
 	require.ErrorContains(t, err, "choose one with --repository")
-	out := mustExecute(t, env, "", "scope", "list", "--config", twoConfig, "--repository", "file "+filepath.Join(dir, "defs.json"))
+	out := mustExecute(t, env, "", "scope", "list", "--config", twoConfig, "--repository", "file "+defs)
 	assert.Contains(t, out, "read", "--repository settles it")
 }
 
@@ -199,7 +222,6 @@ func TestCommand_Refused(t *testing.T) {
 		{"extra argument", []string{"client", "show", "a", "b", "-r", repo}, `unexpected argument "b"`},
 		{"no arguments for list", []string{"scope", "list", "extra", "-r", repo}, `unexpected argument "extra"`},
 		{"no config", []string{"client", "list"}, "no config: name the Caddyfile with --config, or the repository with --repository"},
-		{"bad repository", []string{"client", "list", "-r", "postgres://u:s3cret@db"}, `want "sql <driver> <dsn>" or "file <path>"`},
 		{"unknown driver", []string{"client", "list", "-r", "sql oracle u/s3cret@db"}, `unknown sql driver "oracle"`},
 		{"unknown flag", []string{"client", "add", "x", "--secret", "s3cret", "-r", repo}, "unknown flag: --secret"},
 		{"bits without rsa", []string{"keygen", "--bits", "4096", "-o", filepath.Join(dir, "k.pem")}, "--bits is for --type rsa"},

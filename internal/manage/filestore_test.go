@@ -16,7 +16,7 @@ import (
 
 func TestManageFile_MissingFileIsCreatedByTheFirstChange(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "oauth2.json")
-	f := newFixture(t, Location{Backend: backendFile, Path: path})
+	f := newFixture(t, Location{Backend: BackendFile, Path: path})
 
 	err := f.listClients(t.Context())
 	require.Error(t, err, "listing a file that is not there is likely a wrong path")
@@ -40,7 +40,7 @@ func TestManageFile_BrokenFileIsNotTouched(t *testing.T) {
 	broken := []byte(`{"scopes": [{"id": "read"}], "clients": [{"id": "web", "scopes": ["nope"]}]}`)
 	require.NoError(t, os.WriteFile(path, broken, 0o600))
 
-	_, err := openStore(t.Context(), Location{Backend: backendFile, Path: path})
+	_, err := openStore(t.Context(), Location{Backend: BackendFile, Path: path})
 	require.Error(t, err)
 	assert.Contains(t, err.Error(), `scope "nope" is not declared`, "the loader's own message")
 	got, err := os.ReadFile(path)
@@ -58,7 +58,7 @@ func TestManageFile_KeepsOrderAndOtherEntries(t *testing.T) {
 	before, err := file.ReadDocument(path)
 	require.NoError(t, err)
 
-	f := newFixture(t, Location{Backend: backendFile, Path: path})
+	f := newFixture(t, Location{Backend: BackendFile, Path: path})
 	require.NoError(t, f.rotateClientSecret(t.Context(), "service"))
 
 	after, err := file.ReadDocument(path)

@@ -33,7 +33,7 @@ var backends = []struct {
 		return Location{Backend: BackendSQL, Driver: "sqlite", DSN: filepath.Join(dir, "oauth2.db")}
 	}},
 	{"file", func(dir string) Location {
-		return Location{Backend: backendFile, Path: filepath.Join(dir, "oauth2.json")}
+		return Location{Backend: BackendFile, Path: filepath.Join(dir, "oauth2.json")}
 	}},
 }
 
@@ -74,7 +74,7 @@ func (f *fixture) scopes(t *testing.T, ids ...string) {
 // checkFile checks that a file repository still loads as Caddy loads it.
 func (f *fixture) checkFile(t *testing.T) {
 	t.Helper()
-	if f.loc.Backend == backendFile {
+	if f.loc.Backend == BackendFile {
 		_, err := file.Load(f.loc.Path)
 		require.NoError(t, err, "the definitions file must still load")
 	}

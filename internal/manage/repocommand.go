@@ -27,8 +27,10 @@ words of the Caddyfile:
     --repository "sql postgres {env.DATABASE_URL}"
     --repository "file /etc/caddy/oauth2.json"
 
-Placeholders such as {env.DATABASE_URL} are resolved, which keeps a password
-out of the shell history and the process list. A SQL repository's changes
+A DSN or path with spaces is quoted, as in a Caddyfile:
+--repository 'sql postgres "host=db user=caddy"'. Placeholders such as
+{env.DATABASE_URL} are resolved, which keeps a password out of the shell
+history and the process list. A SQL repository's changes
 apply at once, and a running Caddy notices a changed definitions file within
 a second: neither needs 'caddy reload'.
 `
@@ -114,11 +116,11 @@ func (e Env) runOnRepository(cmd *cobra.Command, args []string, do action) (err 
 func (e Env) locate(cmd *cobra.Command) (Location, error) {
 	flags := cmd.Flags()
 	if spec, _ := flags.GetString("repository"); spec != "" {
-		loc, err := parseLocation(spec)
+		loc, err := e.ParseRepository(spec)
 		if err != nil {
-			return Location{}, err
+			return Location{}, fmt.Errorf("--repository: %w", err)
 		}
-		return loc.resolve(e.Replace), nil
+		return loc, nil
 	}
 	config, _ := flags.GetString("config")
 	adapter, _ := flags.GetString("adapter")
@@ -129,7 +131,11 @@ func (e Env) locate(cmd *cobra.Command) (Location, error) {
 	if len(cfg) == 0 {
 		return Location{}, errors.New("no config: name the Caddyfile with --config, or the repository with --repository")
 	}
-	return findInConfig(cfg, e.DefaultRepository(), e.Replace)
+	handlers, err := e.Repositories(cfg)
+	if err != nil {
+		return Location{}, err
+	}
+	return chooseRepository(handlers)
 }
 
 // checkArgs checks the positional arguments against the <names> of the

@@ -59,7 +59,7 @@ func openStore(ctx context.Context, loc Location) (store, error) {
 			return nil, fmt.Errorf("opening %s: %w", loc, err)
 		}
 		return s, nil
-	case backendFile:
+	case BackendFile:
 		return openFileStore(loc.Path)
 	}
 	return nil, fmt.Errorf("unknown repository backend %q (want sql or file)", loc.Backend)

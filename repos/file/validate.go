@@ -45,8 +45,16 @@ const MaxIDLength = 255
 // validate checks a decoded document as a whole.
 func validate(doc *document) error {
 	var p problems
-	declared := make(map[string]bool, len(doc.Scopes))
-	for i, s := range doc.Scopes {
+	declared := validateScopes(&p, doc.Scopes)
+	validateClients(&p, doc.Clients, declared)
+	validateUsers(&p, doc.Users, declared)
+	return p.err()
+}
+
+// validateScopes checks the scope entries and returns the declared ids.
+func validateScopes(p *problems, scopes []repos.Scope) map[string]bool {
+	declared := make(map[string]bool, len(scopes))
+	for i, s := range scopes {
 		entry := fmt.Sprintf("scopes[%d] %q", i, s.ID)
 		switch {
 		case s.ID == "":
@@ -58,9 +66,13 @@ func validate(doc *document) error {
 		}
 		declared[s.ID] = true
 	}
+	return declared
+}
 
-	clients := make(map[string]bool, len(doc.Clients))
-	for i, c := range doc.Clients {
+// validateClients checks the client entries against the declared scopes.
+func validateClients(p *problems, clients []repos.Client, declared map[string]bool) {
+	ids := make(map[string]bool, len(clients))
+	for i, c := range clients {
 		entry := fmt.Sprintf("clients[%d] %q", i, c.ID)
 		switch {
 		case c.ID == "":
@@ -69,23 +81,23 @@ func validate(doc *document) error {
 			p.add(entry, "id contains ':', which HTTP Basic authentication cannot carry")
 		case len(c.ID) > MaxIDLength:
 			p.add(entry, "id is longer than %d bytes", MaxIDLength)
-		case clients[c.ID]:
+		case ids[c.ID]:
 			p.add(entry, "duplicate id")
 		}
-		clients[c.ID] = true
+		ids[c.ID] = true
 		if c.SecretHash != "" {
 			if err := secrets.CheckHash(c.SecretHash); err != nil {
 				p.add(entry, "secret_hash: %v", err)
 			}
 		}
-		checkList(&p, entry, "grants", c.Grants, func(g string) string {
+		checkList(p, entry, "grants", c.Grants, func(g string) string {
 			if err := grants.CheckName(g); err != nil {
 				return err.Error()
 			}
 			return ""
 		})
-		checkList(&p, entry, "scopes", c.Scopes, undeclared(declared))
-		checkList(&p, entry, "default_scope", c.DefaultScope, func(s string) string {
+		checkList(p, entry, "scopes", c.Scopes, undeclared(declared))
+		checkList(p, entry, "default_scope", c.DefaultScope, func(s string) string {
 			if msg := undeclared(declared)(s); msg != "" {
 				return msg
 			}
@@ -95,10 +107,13 @@ func validate(doc *document) error {
 			return ""
 		})
 	}
+}
 
-	ids := make(map[string]bool, len(doc.Users))
-	usernames := make(map[string]bool, len(doc.Users))
-	for i, u := range doc.Users {
+// validateUsers checks the user entries against the declared scopes.
+func validateUsers(p *problems, users []repos.User, declared map[string]bool) {
+	ids := make(map[string]bool, len(users))
+	usernames := make(map[string]bool, len(users))
+	for i, u := range users {
 		entry := fmt.Sprintf("users[%d] %q", i, u.ID)
 		switch {
 		case u.ID == "":
@@ -123,9 +138,8 @@ func validate(doc *document) error {
 		} else if err := secrets.CheckHash(u.PasswordHash); err != nil {
 			p.add(entry, "password_hash: %v", err)
 		}
-		checkList(&p, entry, "scopes", u.Scopes, undeclared(declared))
+		checkList(p, entry, "scopes", u.Scopes, undeclared(declared))
 	}
-	return p.err()
 }
 
 // checkList reports the entries of a list that check rejects, and duplicates.

@@ -1,0 +1,153 @@
+package caddyoauth2
+
+import (
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/caddyserver/caddy/v2"
+
+	"github.com/caddy-oauth2/caddy-oauth2/grants"
+	"github.com/caddy-oauth2/caddy-oauth2/tokens"
+)
+
+// Defaults that apply when the configuration leaves a value out.
+const (
+	DefaultAccessTokenTTL  = time.Hour
+	DefaultRefreshTokenTTL = 30 * 24 * time.Hour
+	DefaultPurgeInterval   = time.Hour
+)
+
+// minPurgeInterval keeps a mistyped interval (1ns in JSON, say) from making
+// the purge a busy loop.
+const minPurgeInterval = time.Minute
+
+// settings is a TokenHandler's configuration as provisioning uses it:
+// placeholders resolved, defaults applied and every rule that needs no I/O
+// checked. resolve is the only place that reads the handler's raw fields, so
+// no part of the handler can see an unresolved or unchecked value.
+type settings struct {
+	// issuer is the iss claim; empty means the request's origin.
+	issuer   string
+	audience []string
+
+	// privateKeyFile is the signing key's path; empty means the key kept in
+	// Caddy's storage. passphrase decrypts it.
+	privateKeyFile string
+	passphrase     []byte
+	// encryptionKey seals refresh tokens; nil means the secret kept in
+	// Caddy's storage.
+	encryptionKey []byte
+
+	accessTTL  time.Duration
+	refreshTTL time.Duration
+	// purgeInterval is zero when purging is off.
+	purgeInterval time.Duration
+
+	grants       []string
+	defaultScope []string
+}
+
+// resolve resolves placeholders, applies defaults and checks every setting
+// that can be checked without I/O. It runs before anything is opened, read or
+// started, so a wrong setting costs no connection and leaves nothing behind,
+// and each error names its subdirective. Every mistake is reported, not just
+// the first.
+func (h *TokenHandler) resolve(repl *caddy.Replacer) (*settings, error) {
+	var errs []error
+	fail := func(subdirective string, err error) {
+		if err != nil {
+			errs = append(errs, fmt.Errorf("%s: %w", subdirective, err))
+		}
+	}
+	s := &settings{
+		accessTTL:     orDefault(h.AccessTokenTTL, DefaultAccessTokenTTL),
+		refreshTTL:    orDefault(h.RefreshTokenTTL, DefaultRefreshTokenTTL),
+		purgeInterval: orDefault(h.PurgeInterval, DefaultPurgeInterval),
+		grants:        h.Grants,
+		defaultScope:  h.DefaultScope,
+	}
+	if len(s.grants) == 0 {
+		s.grants = grants.Default()
+	}
+
+	var err error
+	s.issuer, err = resolvePlaceholders(repl, h.Issuer)
+	fail("issuer", err)
+	for _, aud := range h.Audience {
+		v, err := resolvePlaceholders(repl, aud)
+		fail("audience", err)
+		if err == nil && v == "" {
+			fail("audience", errors.New("an audience is empty"))
+		}
+		s.audience = append(s.audience, v)
+	}
+
+	s.privateKeyFile, err = resolvePlaceholders(repl, h.PrivateKey)
+	fail("private_key", err)
+	passphrase, err := resolvePlaceholders(repl, h.PrivateKeyPassphrase)
+	fail("private_key", passphraseError(err))
+	if passphrase != "" {
+		s.passphrase = []byte(passphrase)
+		if h.PrivateKey == "" {
+			fail("private_key", errors.New("a passphrase is given without a key file"))
+		}
+	}
+
+	encryptionKey, err := resolvePlaceholders(repl, h.EncryptionKey)
+	fail("encryption_key", err)
+	if err == nil && h.EncryptionKey != "" {
+		s.encryptionKey = []byte(encryptionKey)
+		fail("encryption_key", tokens.CheckEncryptionKey(s.encryptionKey))
+	}
+
+	fail("access_token_ttl", grants.CheckLifetime(s.accessTTL))
+	fail("refresh_token_ttl", grants.CheckLifetime(s.refreshTTL))
+	switch {
+	case h.PurgeInterval < 0:
+		s.purgeInterval = 0 // purge_interval off
+	case s.purgeInterval < minPurgeInterval:
+		fail("purge_interval", fmt.Errorf("must be at least %s, or off", minPurgeInterval))
+	}
+	for _, g := range s.grants {
+		fail("grants", grants.CheckName(g))
+	}
+	fail("default_scope", grants.CheckScopes(s.defaultScope))
+	return s, errors.Join(errs...)
+}
+
+// orDefault is the configured duration, or def when it is left out.
+func orDefault(d caddy.Duration, def time.Duration) time.Duration {
+	if d == 0 {
+		return def
+	}
+	return time.Duration(d)
+}
+
+// errEmptyPlaceholder is a setting whose placeholders all resolved to
+// nothing: `issuer {env.ISSUER}` with ISSUER unset. Such a setting is refused
+// rather than treated as left out, because the operator meant to set it: an
+// issuer that silently fell back to the request's Host would change with
+// every name clients use.
+var errEmptyPlaceholder = errors.New("resolved to an empty value")
+
+// resolvePlaceholders replaces the {env.*}, {file.*} and other global
+// placeholders of a setting. A setting that is given but comes out empty is an
+// error naming it; the raw text is safe to show then, since only placeholders
+// can resolve to nothing.
+func resolvePlaceholders(repl *caddy.Replacer, raw string) (string, error) {
+	v := repl.ReplaceKnown(raw, "")
+	if raw != "" && v == "" {
+		return "", fmt.Errorf("%s %w; set it, or leave the setting out", raw, errEmptyPlaceholder)
+	}
+	return v, nil
+}
+
+// passphraseError says that an empty placeholder was the passphrase, which
+// the private_key subdirective's second argument is.
+func passphraseError(err error) error {
+	if err == nil {
+		return nil
+	}
+	return fmt.Errorf("passphrase %w", err)
+}
