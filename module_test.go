@@ -90,7 +90,7 @@ func TestProvision_ErrorsNameTheSubdirective(t *testing.T) {
 			[]string{"repository: ", `unknown driver "oracle" (want one of sqlite, postgres, mysql)`}},
 		{"dsn placeholder unset", with(func(h *TokenHandler) {
 			h.RepositoryRaw = json.RawMessage(`{"backend":"sql","driver":"postgres","dsn":"{env.EMPTY_VALUE}"}`)
-		}), []string{"repository: ", "postgres: dsn {env.EMPTY_VALUE} resolved to an empty value"}},
+		}), []string{"repository: ", "postgres: dsn: {env.EMPTY_VALUE} resolved to an empty value"}},
 		{"unreachable database", with(func(h *TokenHandler) {
 			h.RepositoryRaw = json.RawMessage(`{"backend":"sql","driver":"postgres","dsn":"postgres://user:hunter2@127.0.0.1:1/db?connect_timeout=2"}`)
 		}), []string{"repository: ", "postgres"}},

@@ -86,9 +86,8 @@ func (r *SQLRepository) resolve(repl *caddy.Replacer) (driver, dsn string, err e
 	if r.DSN == "" {
 		return "", "", fmt.Errorf("%s: missing dsn", r.Driver)
 	}
-	if dsn = repl.ReplaceKnown(r.DSN, ""); dsn == "" {
-		// Only placeholders resolve to nothing, so the raw DSN holds no password.
-		return "", "", fmt.Errorf("%s: dsn %s %w", r.Driver, r.DSN, errEmptyPlaceholder)
+	if dsn, err = resolvePlaceholders(repl, r.DSN); err != nil {
+		return "", "", fmt.Errorf("%s: dsn: %w", r.Driver, err)
 	}
 	return r.Driver, dsn, nil
 }
@@ -211,10 +210,11 @@ func openStore(ctx context.Context, driver, dsn string) (*reposql.Store, string,
 	val, _, err := storePool.LoadOrNew(key, func() (caddy.Destructor, error) {
 		openCtx, cancel := context.WithTimeout(ctx, connectTimeout)
 		defer cancel()
+		// Open's errors name the driver and never the DSN, which may hold
+		// a password ("connecting to postgres database: ...").
 		store, err := reposql.Open(openCtx, driver, dsn)
 		if err != nil {
-			// The DSN may hold a password: name the driver, not the DSN.
-			return nil, fmt.Errorf("opening %s database: %w", driver, err)
+			return nil, err
 		}
 		return storeCloser{store}, nil
 	})
