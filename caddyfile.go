@@ -189,8 +189,8 @@ func durationArg(d *caddyfile.Dispenser) (caddy.Duration, error) {
 }
 
 // parseDuration parses a duration argument. Zero and negative durations are
-// refused here rather than at provisioning because the JSON form cannot hold
-// them: there zero means "the default" and a negative purge_interval "off".
+// refused here, not at provisioning, because in the JSON form they mean
+// something else: zero is "the default" and a negative purge_interval "off".
 func parseDuration(s string) (caddy.Duration, error) {
 	dur, err := caddy.ParseDuration(s)
 	if err != nil {

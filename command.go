@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"maps"
 	"slices"
+	"strings"
 
 	"github.com/caddyserver/caddy/v2"
 	"github.com/caddyserver/caddy/v2/caddyconfig/caddyfile"
@@ -116,11 +117,11 @@ func walkJSON(v any, visit func(map[string]any)) {
 }
 
 // repositoryFromFlag parses the --repository flag with the Caddyfile parser
-// of the repository subdirective, so the flag takes exactly what a Caddyfile
-// takes ("sql <driver> <dsn>", "file <path>", quotes around a DSN with
-// spaces), and locates it as configRepositories does.
+// of the repository subdirective, so the flag takes what a Caddyfile takes
+// ("sql <driver> <dsn>", "file <path>", quoted or not), and locates it as
+// configRepositories does.
 func repositoryFromFlag(spec string) (manage.Location, error) {
-	tokens, err := caddyfile.Tokenize([]byte("repository "+spec), "--repository")
+	tokens, err := caddyfile.Tokenize([]byte("repository "+quoteLastArgument(spec)), "--repository")
 	if err != nil {
 		return manage.Location{}, errRepositoryFlag
 	}
@@ -135,6 +136,41 @@ func repositoryFromFlag(spec string) (manage.Location, error) {
 	return repositoryLocation(h.RepositoryRaw, caddy.NewReplacer())
 }
 
+// quoteLastArgument quotes the DSN or path at the end of an unquoted
+// --repository value: the flag has always taken the rest of the value as the
+// DSN (`sql postgres host=db user=caddy`), which a Caddyfile would read as
+// several arguments. A value with quotes in it is left as written.
+func quoteLastArgument(spec string) string {
+	if strings.ContainsAny(spec, "\"`") {
+		return spec
+	}
+	backend, rest := cutWord(spec)
+	words := 1 // file <path>
+	if backend == "sql" {
+		words = 2 // sql <driver> <dsn>
+	}
+	prefix := backend
+	for range words - 1 {
+		var word string
+		word, rest = cutWord(rest)
+		prefix += " " + word
+	}
+	if !strings.ContainsAny(rest, " \t") {
+		return spec
+	}
+	return prefix + " `" + rest + "`"
+}
+
+// cutWord splits s into its first space-separated word and the trimmed rest.
+func cutWord(s string) (word, rest string) {
+	s = strings.TrimSpace(s)
+	i := strings.IndexAny(s, " \t")
+	if i < 0 {
+		return s, ""
+	}
+	return s[:i], strings.TrimSpace(s[i:])
+}
+
 // errRepositoryFlag is a --repository value that does not parse. It does not
 // repeat the value, which may hold a DSN.
-var errRepositoryFlag = errors.New(`want "sql <driver> <dsn>" or "file <path>", with quotes around a DSN or path that contains spaces`)
+var errRepositoryFlag = errors.New(`want "sql <driver> <dsn>" or "file <path>"`)

@@ -192,12 +192,15 @@ func TestConfigRepositories(t *testing.T) {
 }
 
 // --repository takes the arguments of the Caddyfile's repository
-// subdirective, parsed by the same parser.
+// subdirective, parsed by the same parser; an unquoted DSN or path with
+// spaces is the rest of the value, as it always was.
 func TestRepositoryFromFlag(t *testing.T) {
 	t.Setenv("OAUTH2_TEST_DB", "/var/lib/caddy/oauth2.db")
 	for spec, want := range map[string]manage.Location{
 		"sql sqlite {env.OAUTH2_TEST_DB}":                    {Backend: "sql", Driver: "sqlite", DSN: "/var/lib/caddy/oauth2.db"},
 		`  sql   postgres   "host=db user=caddy password=x"`: {Backend: "sql", Driver: "postgres", DSN: "host=db user=caddy password=x"},
+		"sql postgres host=db user=caddy password=x":         {Backend: "sql", Driver: "postgres", DSN: "host=db user=caddy password=x"},
+		"file /etc/my caddy/defs.json":                       {Backend: "file", Path: "/etc/my caddy/defs.json"},
 		"file /etc/caddy/defs.json":                          {Backend: "file", Path: "/etc/caddy/defs.json"},
 		`file "/etc/my caddy/defs.json"`:                     {Backend: "file", Path: "/etc/my caddy/defs.json"},
 	} {
@@ -206,7 +209,7 @@ func TestRepositoryFromFlag(t *testing.T) {
 		assert.Equal(t, want, got, spec)
 	}
 	for _, spec := range []string{"", "sql", "sql postgres", "file", "json x.json", "postgres://u:s3cret@db/x",
-		"sql postgres host=db password=s3cret", "sql sqlite a.db extra", "file a.json {"} {
+		`sql postgres "host=db" password=s3cret`} {
 		_, err := repositoryFromFlag(spec)
 		require.Error(t, err, spec)
 		assert.ErrorContains(t, err, `want "sql <driver> <dsn>" or "file <path>"`)

@@ -8,6 +8,7 @@ import (
 	"github.com/caddyserver/caddy/v2"
 
 	"github.com/caddy-oauth2/caddy-oauth2/grants"
+	"github.com/caddy-oauth2/caddy-oauth2/repos"
 	"github.com/caddy-oauth2/caddy-oauth2/tokens"
 )
 
@@ -110,9 +111,14 @@ func (h *TokenHandler) resolve(repl *caddy.Replacer) (*settings, error) {
 		fail("purge_interval", fmt.Errorf("must be at least %s, or off", minPurgeInterval))
 	}
 	for _, g := range s.grants {
-		fail("grants", grants.CheckName(g))
+		fail("grants", repos.CheckGrantType(g))
 	}
 	fail("default_scope", grants.CheckScopes(s.defaultScope))
+	if repo, err := decodeRepository(h.RepositoryRaw); err != nil {
+		fail("repository", err)
+	} else {
+		fail("repository", repo.check(repl))
+	}
 	return s, errors.Join(errs...)
 }
 
@@ -138,7 +144,7 @@ var errEmptyPlaceholder = errors.New("resolved to an empty value")
 func resolvePlaceholders(repl *caddy.Replacer, raw string) (string, error) {
 	v := repl.ReplaceKnown(raw, "")
 	if raw != "" && v == "" {
-		return "", fmt.Errorf("%s %w; set it, or leave the setting out", raw, errEmptyPlaceholder)
+		return "", fmt.Errorf("%s %w", raw, errEmptyPlaceholder)
 	}
 	return v, nil
 }

@@ -11,6 +11,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/caddy-oauth2/caddy-oauth2/grants"
+	"github.com/caddy-oauth2/caddy-oauth2/repos"
 )
 
 // basicRealm is the WWW-Authenticate challenge sent with invalid_client to a
@@ -26,12 +27,10 @@ func (h *TokenHandler) ServeHTTP(w http.ResponseWriter, r *http.Request, _ caddy
 		h.writeError(w, r, nil, perr.err, perr.basic)
 		return nil
 	}
-	if h.issuer == "" {
-		req.Issuer = requestOrigin(r)
-	}
+	req.Issuer = requestOrigin(r)
 	accessLog := logFields(r)
 	if req.ClientID != "" {
-		accessLog.Add(zap.String("client_id", req.ClientID))
+		accessLog.Add(zap.String("client_id", loggedID(req.ClientID)))
 	}
 	resp, err := h.server.Token(r.Context(), req)
 	if err != nil {
@@ -117,9 +116,19 @@ func writeJSON(w http.ResponseWriter, status int, body any) {
 func requestFields(r *http.Request, req *grants.Request) []zap.Field {
 	fields := []zap.Field{zap.String("remote_ip", clientIP(r))}
 	if req != nil {
-		fields = append(fields, zap.String("grant_type", req.GrantType), zap.String("client_id", req.ClientID))
+		fields = append(fields, zap.String("grant_type", loggedID(req.GrantType)), zap.String("client_id", loggedID(req.ClientID)))
 	}
 	return fields
+}
+
+// loggedID is an id from a request as it is logged: cut at the length of
+// the longest id a repository holds, since a longer one names no client and
+// would only let a request make every log line it appears in 64 KiB long.
+func loggedID(id string) string {
+	if len(id) > repos.MaxIDLength {
+		return id[:repos.MaxIDLength] + "..."
+	}
+	return id
 }
 
 // clientIP is the IP address Caddy computed for the request's client, or

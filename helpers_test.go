@@ -54,8 +54,8 @@ func provisionedHandler(tb testing.TB, changes ...func(*TokenHandler)) *TokenHan
 	return h
 }
 
-// loadHandler loads config as Caddy loads a handler: decoded from its JSON,
-// provisioned and validated by the module loader. The context ends with the
+// loadHandler loads config as Caddy loads a handler: decoded from its JSON
+// and provisioned by the module loader. The context ends with the
 // test, which cleans the handler up as a config unload would.
 func loadHandler(tb testing.TB, config TokenHandler) (*TokenHandler, error) {
 	tb.Helper()

@@ -90,8 +90,6 @@ type TokenHandler struct {
 	// backend with SQLite at <caddy data dir>/oauth2/oauth2.db.
 	RepositoryRaw json.RawMessage `json:"repository,omitempty" caddy:"namespace=http.oauth2.repositories inline_key=backend"`
 
-	// issuer is the resolved Issuer; empty means each request's origin.
-	issuer string
 	server *grants.Server
 	logger *zap.Logger
 }
@@ -114,7 +112,6 @@ func (h *TokenHandler) Provision(ctx caddy.Context) error {
 	if err != nil {
 		return err
 	}
-	h.issuer = cfg.issuer
 
 	repo, err := h.loadRepository(ctx)
 	if err != nil {
@@ -149,7 +146,7 @@ func (h *TokenHandler) Provision(ctx caddy.Context) error {
 		return fmt.Errorf("building the token server: %w", err)
 	}
 	if p, ok := store.(purger); ok && cfg.purgeInterval > 0 {
-		go h.purge(ctx, p, cfg.purgeInterval, cfg.accessTTL, realClock{})
+		go purge(ctx, h.logger, p, cfg.purgeInterval, cfg.accessTTL, realClock{})
 	}
 	h.logger.Info("oauth2 token endpoint ready",
 		zap.String("algorithm", signer.Algorithm()),

@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/caddy-oauth2/caddy-oauth2/repos"
 	"github.com/caddyserver/caddy/v2"
 	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
 	"github.com/stretchr/testify/assert"
@@ -110,36 +111,36 @@ func TestProvision_ErrorsNameTheSubdirective(t *testing.T) {
 }
 
 // Every setting is checked before anything is opened: a wrong TTL next to a
-// repository leaves no database file behind, and every wrong setting is
-// reported at once.
+// working key and repository leaves no database file behind and no key in
+// storage, and every wrong setting, the repository's included, is reported
+// at once.
 func TestProvision_ChecksSettingsBeforeOpeningAnything(t *testing.T) {
 	dir := t.TempDir()
 	dbPath := filepath.Join(dir, "oauth2.db")
 	_, err := loadHandler(t, TokenHandler{
+		PrivateKey:     writeKeyFile(t, dir),
+		EncryptionKey:  "an-encryption-key-of-32-bytes-at-least",
+		AccessTokenTTL: caddy.Duration(time.Millisecond),
+		RepositoryRaw:  sqliteRepository(dbPath),
+	})
+	require.ErrorContains(t, err, "access_token_ttl: must be at least 1s")
+	assert.NoFileExists(t, dbPath, "no database is opened before the settings are right")
+
+	defsPath := filepath.Join(dir, "defs.json")
+	require.NoError(t, os.WriteFile(defsPath, []byte(`{}`), 0o600))
+	_, err = loadHandler(t, TokenHandler{
 		PrivateKey:      filepath.Join(dir, "missing.pem"),
 		EncryptionKey:   "an-encryption-key-of-32-bytes-at-least",
 		AccessTokenTTL:  caddy.Duration(time.Millisecond),
-		Grants:          []string{"implicit"},
-		RepositoryRaw:   sqliteRepository(dbPath),
 		RefreshTokenTTL: -1,
+		Grants:          []string{"implicit"},
+		RepositoryRaw:   json.RawMessage(`{"backend":"file","path":"` + defsPath + `","tokens":{"driver":"oracle","dsn":"x"}}`),
 	})
 	require.Error(t, err)
-	for _, want := range []string{"access_token_ttl", "refresh_token_ttl", "grants"} {
+	for _, want := range []string{"access_token_ttl: ", "refresh_token_ttl: ", "grants: ", `repository: tokens: unknown driver "oracle"`} {
 		assert.Contains(t, err.Error(), want)
 	}
-	assert.NotContains(t, err.Error(), "private_key", "the key file is not looked at before the settings are right")
-	assert.NoFileExists(t, dbPath, "no database is opened before the settings are right")
-
-	// The repository's own settings are checked before the definitions file
-	// is read or a database opened.
-	_, err = loadHandler(t, TokenHandler{
-		EncryptionKey: "an-encryption-key-of-32-bytes-at-least",
-		PrivateKey:    writeKeyFile(t, dir),
-		RepositoryRaw: json.RawMessage(`{"backend":"file","path":"` + filepath.Join(dir, "missing.json") + `","tokens":{"driver":"oracle","dsn":"x"}}`),
-	})
-	require.Error(t, err)
-	assert.Contains(t, err.Error(), "repository: ")
-	assert.Contains(t, err.Error(), `tokens: unknown driver "oracle"`)
+	assert.NotContains(t, err.Error(), "missing.pem", "the key file is not looked at before the settings are right")
 }
 
 // An issuer from a placeholder is resolved once, at load, and every token
@@ -225,4 +226,13 @@ func TestReadKeyFile_WarnsWhenOthersCanRead(t *testing.T) {
 			assert.True(t, strings.Contains(logs.All()[0].Message, "other users"))
 		}
 	}
+}
+
+// An id from a request is logged at most as long as a stored id can be: a
+// longer one is no client's, and would only let a request bloat the log.
+func TestLoggedID_CutsWhatNoRepositoryHolds(t *testing.T) {
+	assert.Equal(t, "web", loggedID("web"))
+	fits := strings.Repeat("c", repos.MaxIDLength)
+	assert.Equal(t, fits, loggedID(fits))
+	assert.Equal(t, fits+"...", loggedID(strings.Repeat("c", 64<<10)))
 }

@@ -37,7 +37,7 @@ func (realClock) After(d time.Duration) <-chan time.Time { return time.After(d) 
 // replaces this config, whose successor starts its own loop. Revoked families
 // are kept for keepRevoked, one access token lifetime, so that the access
 // tokens recorded in them are reported revoked until they expire.
-func (h *TokenHandler) purge(ctx context.Context, store purger, interval, keepRevoked time.Duration, clk clock) {
+func purge(ctx context.Context, logger *zap.Logger, store purger, interval, keepRevoked time.Duration, clk clock) {
 	wait := min(interval, maxFirstPurgeDelay)
 	for {
 		select {
@@ -50,9 +50,9 @@ func (h *TokenHandler) purge(ctx context.Context, store purger, interval, keepRe
 		deleted, err := store.Purge(ctx, start, start.Add(-keepRevoked))
 		switch {
 		case err != nil && ctx.Err() == nil:
-			h.logger.Error("purging token state", zap.Error(err), zap.Int("deleted", deleted))
+			logger.Error("purging token state", zap.Error(err), zap.Int("deleted", deleted))
 		case deleted > 0:
-			h.logger.Info("purged token state", zap.Int("refresh_tokens", deleted),
+			logger.Info("purged token state", zap.Int("refresh_tokens", deleted),
 				zap.Duration("took", clk.Now().Sub(start)))
 		}
 	}

@@ -65,11 +65,10 @@ func TestPurge_RunsEveryIntervalUntilTheConfigStops(t *testing.T) {
 	clk := newStepClock()
 	store := &recordingStore{calls: make(chan [2]time.Time, 1), deleted: 3}
 	core, logs := observer.New(zapcore.InfoLevel)
-	h := &TokenHandler{logger: zap.New(core)}
 	ctx, stop := context.WithCancel(t.Context())
 	done := make(chan struct{})
 	go func() {
-		h.purge(ctx, store, 6*time.Hour, time.Hour, clk)
+		purge(ctx, zap.New(core), store, 6*time.Hour, time.Hour, clk)
 		close(done)
 	}()
 
@@ -96,10 +95,9 @@ func TestPurge_LogsFailures(t *testing.T) {
 	clk := newStepClock()
 	store := &recordingStore{calls: make(chan [2]time.Time, 1), err: errors.New("disk full")}
 	core, logs := observer.New(zapcore.InfoLevel)
-	h := &TokenHandler{logger: zap.New(core)}
 	ctx, stop := context.WithCancel(t.Context())
 	defer stop()
-	go h.purge(ctx, store, time.Hour, time.Hour, clk)
+	go purge(ctx, zap.New(core), store, time.Hour, time.Hour, clk)
 
 	clk.step(t, time.Minute)
 	<-store.calls

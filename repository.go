@@ -59,11 +59,17 @@ func (SQLRepository) CaddyModule() caddy.ModuleInfo {
 // Provision opens the database, or shares the pool that an earlier config (before
 // a reload) or another handler opened with the same driver and DSN.
 func (r *SQLRepository) Provision(ctx caddy.Context) error {
-	r.logger = ctx.Logger()
 	driver, dsn, err := r.resolve(caddy.NewReplacer())
 	if err != nil {
 		return err
 	}
+	return r.open(ctx, driver, dsn)
+}
+
+// open opens the resolved database, or takes a reference to the pool open
+// for it already.
+func (r *SQLRepository) open(ctx caddy.Context, driver, dsn string) error {
+	r.logger = ctx.Logger()
 	store, key, err := openStore(ctx, driver, dsn)
 	if err != nil {
 		return err
@@ -141,7 +147,8 @@ func (r *FileRepository) Provision(ctx caddy.Context) error {
 	if r.Tokens == nil {
 		r.Tokens = new(SQLRepository)
 	}
-	if _, _, err := r.Tokens.resolve(repl); err != nil {
+	driver, dsn, err := r.Tokens.resolve(repl)
+	if err != nil {
 		return fmt.Errorf("tokens: %w", err)
 	}
 
@@ -150,7 +157,7 @@ func (r *FileRepository) Provision(ctx caddy.Context) error {
 		return err
 	}
 	r.defs = defs
-	if err := r.Tokens.Provision(ctx); err != nil {
+	if err := r.Tokens.open(ctx, driver, dsn); err != nil {
 		return fmt.Errorf("tokens: %w", err)
 	}
 	logger := ctx.Logger()
@@ -255,28 +262,51 @@ func (h *TokenHandler) loadRepository(ctx caddy.Context) (Repository, error) {
 	return mod.(Repository), nil
 }
 
-// locator is a repository module that can say where its definitions live
-// without opening anything, for the caddy oauth2 commands.
-type locator interface {
+// repositoryConfig is what is asked of a repository module's config before
+// it is provisioned, without I/O: the handler checks it with the rest of
+// its settings, and the caddy oauth2 commands learn where its definitions
+// live.
+type repositoryConfig interface {
+	check(repl *caddy.Replacer) error
 	location(repl *caddy.Replacer) (manage.Location, error)
 }
 
-// location implements locator.
+// check implements repositoryConfig.
+func (r *SQLRepository) check(repl *caddy.Replacer) error {
+	_, _, err := r.resolve(repl)
+	return err
+}
+
+// location implements repositoryConfig.
 func (r *SQLRepository) location(repl *caddy.Replacer) (manage.Location, error) {
 	driver, dsn, err := r.resolve(repl)
 	return manage.Location{Backend: manage.BackendSQL, Driver: driver, DSN: dsn}, err
 }
 
-// location implements locator. The token store is no concern of the commands.
+// check implements repositoryConfig.
+func (r *FileRepository) check(repl *caddy.Replacer) error {
+	if _, err := r.resolvePath(repl); err != nil {
+		return err
+	}
+	if r.Tokens == nil {
+		return nil
+	}
+	if _, _, err := r.Tokens.resolve(repl); err != nil {
+		return fmt.Errorf("tokens: %w", err)
+	}
+	return nil
+}
+
+// location implements repositoryConfig. The token store is no concern of
+// the commands.
 func (r *FileRepository) location(repl *caddy.Replacer) (manage.Location, error) {
 	path, err := r.resolvePath(repl)
 	return manage.Location{Backend: manage.BackendFile, Path: path}, err
 }
 
-// repositoryLocation decodes a handler's repository config into its module,
-// as Caddy's module loader would, and returns where that module keeps its
-// definitions; no repository is the default one.
-func repositoryLocation(raw json.RawMessage, repl *caddy.Replacer) (manage.Location, error) {
+// decodeRepository decodes a handler's repository config into its module,
+// as Caddy's module loader would; no config is the default repository.
+func decodeRepository(raw json.RawMessage) (repositoryConfig, error) {
 	if raw == nil {
 		raw = defaultRepository
 	}
@@ -284,17 +314,27 @@ func repositoryLocation(raw json.RawMessage, repl *caddy.Replacer) (manage.Locat
 		Backend string `json:"backend"`
 	}
 	if err := json.Unmarshal(raw, &head); err != nil {
-		return manage.Location{}, err
+		return nil, err
 	}
 	info, err := caddy.GetModule(repositoryNamespace + "." + head.Backend)
 	if err != nil {
-		return manage.Location{}, fmt.Errorf("unknown backend %q (want sql or file)", head.Backend)
+		return nil, fmt.Errorf("unknown backend %q (want sql or file)", head.Backend)
 	}
 	mod := info.New()
 	if err := json.Unmarshal(raw, mod); err != nil {
+		return nil, err
+	}
+	return mod.(repositoryConfig), nil
+}
+
+// repositoryLocation returns where a handler's repository keeps its
+// definitions.
+func repositoryLocation(raw json.RawMessage, repl *caddy.Replacer) (manage.Location, error) {
+	mod, err := decodeRepository(raw)
+	if err != nil {
 		return manage.Location{}, err
 	}
-	return mod.(locator).location(repl)
+	return mod.location(repl)
 }
 
 // Interface guards
@@ -305,6 +345,6 @@ var (
 	_ caddy.CleanerUpper = (*FileRepository)(nil)
 	_ Repository         = (*SQLRepository)(nil)
 	_ Repository         = (*FileRepository)(nil)
-	_ locator            = (*SQLRepository)(nil)
-	_ locator            = (*FileRepository)(nil)
+	_ repositoryConfig   = (*SQLRepository)(nil)
+	_ repositoryConfig   = (*FileRepository)(nil)
 )

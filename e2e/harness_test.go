@@ -88,7 +88,7 @@ var caddyBinary struct {
 // If OAUTH2_TEST_CADDY_BIN is set, it must name an existing executable (a
 // relative path is taken from this package's directory, where go test runs
 // the tests), and that binary is used: CI builds one with xcaddy, which tests
-// the plugin the way users build it, and reuses it across runs. Otherwise
+// the plugin the way users build it. Otherwise
 // buildCaddy builds ./cmd/caddy into a temporary directory, once per run; the
 // build cache makes that cheap after the first time (about 40 s).
 func buildCaddy(t *testing.T) string {

@@ -30,14 +30,14 @@ func BenchmarkRefresh(b *testing.B) {
 	e := newEnv(b)
 	id, secret := benchClient(b, e)
 	ctx := context.Background()
-	login := grants.Request{GrantType: grants.GrantPassword, ClientID: id, ClientSecret: secret,
+	login := grants.Request{GrantType: repos.GrantPassword, ClientID: id, ClientSecret: secret,
 		Username: "alice", Password: alicePassword, Scope: "read write", Issuer: issuerOrigin}
 	resp, err := e.server.Token(ctx, &login)
 	require.NoError(b, err)
 	rt := resp.RefreshToken
 
 	for b.Loop() {
-		req := grants.Request{GrantType: grants.GrantRefreshToken, ClientID: id, ClientSecret: secret,
+		req := grants.Request{GrantType: repos.GrantRefreshToken, ClientID: id, ClientSecret: secret,
 			RefreshToken: rt, Issuer: issuerOrigin}
 		resp, err := e.server.Token(ctx, &req)
 		if err != nil {
@@ -53,7 +53,7 @@ func BenchmarkClientCredentials(b *testing.B) {
 	e := newEnv(b)
 	id, secret := benchClient(b, e)
 	ctx := context.Background()
-	req := grants.Request{GrantType: grants.GrantClientCredentials, ClientID: id, ClientSecret: secret,
+	req := grants.Request{GrantType: repos.GrantClientCredentials, ClientID: id, ClientSecret: secret,
 		Scope: "read", Issuer: issuerOrigin}
 	_, err := e.server.Token(ctx, &req) // fills the secret cache
 	require.NoError(b, err)

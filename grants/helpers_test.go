@@ -87,10 +87,10 @@ func fixture(t testing.TB, store *reposql.Store) {
 	clients := []repos.Client{
 		{ID: "web", SecretHash: h[webSecret]},
 		{ID: "limited", SecretHash: h[limitedSecret], Scopes: []string{"read"}},
-		{ID: "svc", SecretHash: h[svcSecret], Grants: []string{grants.GrantClientCredentials},
+		{ID: "svc", SecretHash: h[svcSecret], Grants: []string{repos.GrantClientCredentials},
 			Scopes: []string{"read"}, DefaultScope: []string{"read"}},
-		{ID: "norefresh", SecretHash: h[webSecret], Grants: []string{grants.GrantPassword}},
-		{ID: "spa", Grants: []string{grants.GrantPassword, grants.GrantRefreshToken}, Scopes: []string{"read", "write"}},
+		{ID: "norefresh", SecretHash: h[webSecret], Grants: []string{repos.GrantPassword}},
+		{ID: "spa", Grants: []string{repos.GrantPassword, repos.GrantRefreshToken}, Scopes: []string{"read", "write"}},
 		{ID: "mobile"},
 		{ID: "emptydefault", SecretHash: h[webSecret], DefaultScope: []string{}},
 		{ID: "staledefault", SecretHash: h[webSecret], DefaultScope: []string{"gone"}},
@@ -188,7 +188,7 @@ func newEnv(t testing.TB, opts ...func(*grants.Config)) *env {
 	cfg := grants.Config{
 		AccessTokenTTL:  accessTTL,
 		RefreshTokenTTL: refreshTTL,
-		Grants:          []string{grants.GrantRefreshToken, grants.GrantPassword, grants.GrantClientCredentials},
+		Grants:          []string{repos.GrantRefreshToken, repos.GrantPassword, repos.GrantClientCredentials},
 		DefaultScope:    []string{"profile"},
 		Signer:          e.signer,
 		Sealer:          sealer,
@@ -240,7 +240,7 @@ func (e *env) mustToken(t testing.TB, r grants.Request) *grants.Response {
 func (e *env) login(t testing.TB, scope string) *grants.Response {
 	t.Helper()
 	resp := e.mustToken(t, grants.Request{
-		GrantType: grants.GrantPassword, ClientID: "web", ClientSecret: webSecret,
+		GrantType: repos.GrantPassword, ClientID: "web", ClientSecret: webSecret,
 		Username: "alice", Password: alicePassword, Scope: scope,
 	})
 	require.NotEmpty(t, resp.RefreshToken)
@@ -250,7 +250,7 @@ func (e *env) login(t testing.TB, scope string) *grants.Response {
 // refresh builds a refresh request by web.
 func refresh(token, scope string) grants.Request {
 	return grants.Request{
-		GrantType: grants.GrantRefreshToken, ClientID: "web", ClientSecret: webSecret,
+		GrantType: repos.GrantRefreshToken, ClientID: "web", ClientSecret: webSecret,
 		RefreshToken: token, Scope: scope,
 	}
 }

@@ -53,7 +53,7 @@ func TestPassword_RefreshTokenOnlyWhenClientAndServerAllowIt(t *testing.T) {
 		{"client with every grant", nil, "web", webSecret, true},
 		{"public client allowed refresh_token", nil, "spa", "", true},
 		{"client not allowed refresh_token", nil, "norefresh", webSecret, false},
-		{"refresh_token not enabled on the server", []string{grants.GrantPassword}, "web", webSecret, false},
+		{"refresh_token not enabled on the server", []string{repos.GrantPassword}, "web", webSecret, false},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

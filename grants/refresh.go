@@ -111,7 +111,7 @@ func (s *Server) tokenUser(ctx context.Context, p *tokens.RefreshPayload) (*repo
 		return nil, withCause(InvalidGrant(hintRevoked), fmt.Errorf("user of the refresh token: %w", err))
 	}
 	if err != nil {
-		return nil, ServerError(err)
+		return nil, ServerError(fmt.Errorf("user of the refresh token: %w", err))
 	}
 	return user, nil
 }

@@ -87,13 +87,13 @@ func TestRefresh_RefusedRefreshLeavesTokenUsable(t *testing.T) {
 		req        grants.Request
 		code, hint string
 	}{
-		{"another client", grants.Request{GrantType: grants.GrantRefreshToken, ClientID: "limited", ClientSecret: limitedSecret, RefreshToken: rt},
+		{"another client", grants.Request{GrantType: repos.GrantRefreshToken, ClientID: "limited", ClientSecret: limitedSecret, RefreshToken: rt},
 			grants.CodeInvalidGrant, "Token is not linked to client"},
-		{"a public client", grants.Request{GrantType: grants.GrantRefreshToken, ClientID: "spa", RefreshToken: rt},
+		{"a public client", grants.Request{GrantType: repos.GrantRefreshToken, ClientID: "spa", RefreshToken: rt},
 			grants.CodeInvalidGrant, "Token is not linked to client"},
-		{"right client, wrong secret", grants.Request{GrantType: grants.GrantRefreshToken, ClientID: "web", ClientSecret: "wrong", RefreshToken: rt},
+		{"right client, wrong secret", grants.Request{GrantType: repos.GrantRefreshToken, ClientID: "web", ClientSecret: "wrong", RefreshToken: rt},
 			grants.CodeInvalidClient, ""},
-		{"client not allowed to refresh", grants.Request{GrantType: grants.GrantRefreshToken, ClientID: "svc", ClientSecret: svcSecret, RefreshToken: rt},
+		{"client not allowed to refresh", grants.Request{GrantType: repos.GrantRefreshToken, ClientID: "svc", ClientSecret: svcSecret, RefreshToken: rt},
 			grants.CodeUnauthorizedClient, ""},
 		{"wider scope", refresh(rt, "read admin"), grants.CodeInvalidScope, "Check the `admin` scope"},
 		{"unknown scope", refresh(rt, "nope"), grants.CodeInvalidScope, "Check the `nope` scope"},

@@ -7,6 +7,7 @@ import (
 	"github.com/stretchr/testify/assert"
 
 	"github.com/caddy-oauth2/caddy-oauth2/grants"
+	"github.com/caddy-oauth2/caddy-oauth2/repos"
 )
 
 // TestScope_Parsing runs the scope parameter through client_credentials as
@@ -48,7 +49,7 @@ func TestScope_Parsing(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			resp, oerr := e.token(t, grants.Request{
-				GrantType: grants.GrantClientCredentials, ClientID: "web", ClientSecret: webSecret, Scope: tt.scope,
+				GrantType: repos.GrantClientCredentials, ClientID: "web", ClientSecret: webSecret, Scope: tt.scope,
 			})
 			if tt.wantCode != "" {
 				wantError(t, oerr, tt.wantCode, tt.wantHint)
@@ -114,10 +115,10 @@ func TestScope_DefaultsAndRestrictions(t *testing.T) {
 }
 
 func ccRequest(client, secret, scope string) grants.Request {
-	return grants.Request{GrantType: grants.GrantClientCredentials, ClientID: client, ClientSecret: secret, Scope: scope}
+	return grants.Request{GrantType: repos.GrantClientCredentials, ClientID: client, ClientSecret: secret, Scope: scope}
 }
 
 func passwordRequest(client, secret, username, password, scope string) grants.Request {
-	return grants.Request{GrantType: grants.GrantPassword, ClientID: client, ClientSecret: secret,
+	return grants.Request{GrantType: repos.GrantPassword, ClientID: client, ClientSecret: secret,
 		Username: username, Password: password, Scope: scope}
 }

@@ -21,6 +21,13 @@ import (
 	"github.com/caddy-oauth2/caddy-oauth2/tokens"
 )
 
+// Default returns the grants enabled when Config.Grants is empty. The password
+// grant is left out because RFC 9700 §2.4 says it MUST NOT be used; it is
+// there for migrations from league, when named.
+func Default() []string {
+	return []string{repos.GrantRefreshToken, repos.GrantClientCredentials}
+}
+
 // Request is a token request (RFC 6749 §3.2) as the handler parsed it. An
 // empty string means the parameter was omitted.
 type Request struct {
@@ -35,8 +42,8 @@ type Request struct {
 	RefreshToken string
 	Username     string
 	Password     string
-	// Issuer is the iss to use when Config.Issuer is empty: the handler passes
-	// scheme://host of the request.
+	// Issuer is scheme://host[:port] of the request, the iss when
+	// Config.Issuer is empty. Server.issuer is the one place that chooses.
 	Issuer string
 }
 
@@ -118,12 +125,12 @@ func NewServer(cfg Config) (*Server, error) {
 	}
 
 	all := map[string]grantFunc{
-		GrantRefreshToken:      s.refresh,
-		GrantPassword:          s.password,
-		GrantClientCredentials: s.clientCredentials,
+		repos.GrantRefreshToken:      s.refresh,
+		repos.GrantPassword:          s.password,
+		repos.GrantClientCredentials: s.clientCredentials,
 	}
 	for _, g := range cfg.Grants {
-		if err := CheckName(g); err != nil {
+		if err := repos.CheckGrantType(g); err != nil {
 			return nil, err
 		}
 		s.grants[g] = all[g]
@@ -240,13 +247,13 @@ func (s *Server) authenticateClient(ctx context.Context, r *Request) (*repos.Cli
 // issuesRefreshTokens reports whether the server has the refresh_token grant
 // enabled; without it no grant hands out refresh tokens.
 func (s *Server) issuesRefreshTokens() bool {
-	_, ok := s.grants[GrantRefreshToken]
+	_, ok := s.grants[repos.GrantRefreshToken]
 	return ok
 }
 
 // mayRefresh reports whether tokens issued to client come with a refresh token.
 func (s *Server) mayRefresh(client *repos.Client) bool {
-	return s.issuesRefreshTokens() && allows(client.Grants, GrantRefreshToken)
+	return s.issuesRefreshTokens() && allows(client.Grants, repos.GrantRefreshToken)
 }
 
 // allows reports whether an allow-list admits v; a nil list admits everything,

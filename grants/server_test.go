@@ -38,7 +38,7 @@ func TestNewServer_RejectsBadConfig(t *testing.T) {
 		{"no refresh TTL with refresh enabled", func(c *grants.Config) { c.RefreshTokenTTL = 0 }, "RefreshTokenTTL: must be at least 1s"},
 		{"no sealer with refresh enabled", func(c *grants.Config) { c.Sealer = nil }, "sealer"},
 		{"no sealer nor refresh TTL needed without refresh", func(c *grants.Config) {
-			c.Grants, c.Sealer, c.RefreshTokenTTL = []string{grants.GrantClientCredentials}, nil, 0
+			c.Grants, c.Sealer, c.RefreshTokenTTL = []string{repos.GrantClientCredentials}, nil, 0
 		}, ""},
 		{"no signer", func(c *grants.Config) { c.Signer = nil }, "signer"},
 		{"no definitions", func(c *grants.Config) { c.Definitions = nil }, "definitions"},
@@ -65,11 +65,11 @@ func TestNewServer_RejectsBadConfig(t *testing.T) {
 
 func TestToken_DefaultGrantsExcludePassword(t *testing.T) {
 	e := newEnv(t, func(c *grants.Config) { c.Grants = nil })
-	_, oerr := e.token(t, grants.Request{GrantType: grants.GrantPassword, ClientID: "web", ClientSecret: webSecret,
+	_, oerr := e.token(t, grants.Request{GrantType: repos.GrantPassword, ClientID: "web", ClientSecret: webSecret,
 		Username: "alice", Password: alicePassword})
 	wantError(t, oerr, grants.CodeUnsupportedGrantType, "")
 
-	resp := e.mustToken(t, grants.Request{GrantType: grants.GrantClientCredentials, ClientID: "web", ClientSecret: webSecret})
+	resp := e.mustToken(t, grants.Request{GrantType: repos.GrantClientCredentials, ClientID: "web", ClientSecret: webSecret})
 	assert.Empty(t, resp.RefreshToken)
 }
 
@@ -94,55 +94,55 @@ func TestToken_OrderOfChecks(t *testing.T) {
 			grants.Request{GrantType: "Refresh_Token", ClientID: "web", ClientSecret: webSecret},
 			grants.CodeUnsupportedGrantType, ""},
 		{"missing client id",
-			grants.Request{GrantType: grants.GrantClientCredentials, ClientSecret: webSecret},
+			grants.Request{GrantType: repos.GrantClientCredentials, ClientSecret: webSecret},
 			grants.CodeInvalidClient, ""},
 		{"unknown client",
-			grants.Request{GrantType: grants.GrantClientCredentials, ClientID: "nobody", ClientSecret: webSecret},
+			grants.Request{GrantType: repos.GrantClientCredentials, ClientID: "nobody", ClientSecret: webSecret},
 			grants.CodeInvalidClient, ""},
 		{"client ids are case-sensitive",
-			grants.Request{GrantType: grants.GrantClientCredentials, ClientID: "WEB", ClientSecret: webSecret},
+			grants.Request{GrantType: repos.GrantClientCredentials, ClientID: "WEB", ClientSecret: webSecret},
 			grants.CodeInvalidClient, ""},
 		{"wrong secret beats bad scope",
-			grants.Request{GrantType: grants.GrantClientCredentials, ClientID: "web", ClientSecret: "wrong", Scope: "nope"},
+			grants.Request{GrantType: repos.GrantClientCredentials, ClientID: "web", ClientSecret: "wrong", Scope: "nope"},
 			grants.CodeInvalidClient, ""},
 		{"another client's secret",
-			grants.Request{GrantType: grants.GrantClientCredentials, ClientID: "web", ClientSecret: svcSecret},
+			grants.Request{GrantType: repos.GrantClientCredentials, ClientID: "web", ClientSecret: svcSecret},
 			grants.CodeInvalidClient, ""},
 		{"confidential client without secret",
-			grants.Request{GrantType: grants.GrantClientCredentials, ClientID: "web"},
+			grants.Request{GrantType: repos.GrantClientCredentials, ClientID: "web"},
 			grants.CodeInvalidClient, ""},
 		{"wrong secret beats grant not allowed",
-			grants.Request{GrantType: grants.GrantRefreshToken, ClientID: "svc", ClientSecret: "wrong"},
+			grants.Request{GrantType: repos.GrantRefreshToken, ClientID: "svc", ClientSecret: "wrong"},
 			grants.CodeInvalidClient, ""},
 		{"grant not allowed beats missing refresh_token",
-			grants.Request{GrantType: grants.GrantRefreshToken, ClientID: "svc", ClientSecret: svcSecret},
+			grants.Request{GrantType: repos.GrantRefreshToken, ClientID: "svc", ClientSecret: svcSecret},
 			grants.CodeUnauthorizedClient, ""},
 		{"grant not allowed for a public client",
-			grants.Request{GrantType: grants.GrantClientCredentials, ClientID: "spa"},
+			grants.Request{GrantType: repos.GrantClientCredentials, ClientID: "spa"},
 			grants.CodeUnauthorizedClient, ""},
 		{"public client on client_credentials",
-			grants.Request{GrantType: grants.GrantClientCredentials, ClientID: "mobile", Scope: "nope"},
+			grants.Request{GrantType: repos.GrantClientCredentials, ClientID: "mobile", Scope: "nope"},
 			grants.CodeInvalidClient, ""},
 		{"public client's secret is ignored",
-			grants.Request{GrantType: grants.GrantRefreshToken, ClientID: "spa", ClientSecret: "anything"},
+			grants.Request{GrantType: repos.GrantRefreshToken, ClientID: "spa", ClientSecret: "anything"},
 			grants.CodeInvalidRequest, "Check the `refresh_token` parameter"},
 		{"missing refresh_token beats bad scope",
-			grants.Request{GrantType: grants.GrantRefreshToken, ClientID: "web", ClientSecret: webSecret, Scope: "nope"},
+			grants.Request{GrantType: repos.GrantRefreshToken, ClientID: "web", ClientSecret: webSecret, Scope: "nope"},
 			grants.CodeInvalidRequest, "Check the `refresh_token` parameter"},
 		{"undecryptable refresh_token beats bad scope",
-			grants.Request{GrantType: grants.GrantRefreshToken, ClientID: "web", ClientSecret: webSecret, RefreshToken: "garbage", Scope: "nope"},
+			grants.Request{GrantType: repos.GrantRefreshToken, ClientID: "web", ClientSecret: webSecret, RefreshToken: "garbage", Scope: "nope"},
 			grants.CodeInvalidGrant, "Cannot decrypt the refresh token"},
 		{"missing username beats bad scope",
-			grants.Request{GrantType: grants.GrantPassword, ClientID: "web", ClientSecret: webSecret, Password: alicePassword, Scope: "nope"},
+			grants.Request{GrantType: repos.GrantPassword, ClientID: "web", ClientSecret: webSecret, Password: alicePassword, Scope: "nope"},
 			grants.CodeInvalidRequest, "Check the `username` parameter"},
 		{"missing password beats unknown user",
-			grants.Request{GrantType: grants.GrantPassword, ClientID: "web", ClientSecret: webSecret, Username: "nobody"},
+			grants.Request{GrantType: repos.GrantPassword, ClientID: "web", ClientSecret: webSecret, Username: "nobody"},
 			grants.CodeInvalidRequest, "Check the `password` parameter"},
 		{"wrong password beats bad scope",
-			grants.Request{GrantType: grants.GrantPassword, ClientID: "web", ClientSecret: webSecret, Username: "alice", Password: "wrong", Scope: "nope"},
+			grants.Request{GrantType: repos.GrantPassword, ClientID: "web", ClientSecret: webSecret, Username: "alice", Password: "wrong", Scope: "nope"},
 			grants.CodeInvalidGrant, ""},
 		{"scope checked last",
-			grants.Request{GrantType: grants.GrantPassword, ClientID: "web", ClientSecret: webSecret, Username: "alice", Password: alicePassword, Scope: "nope"},
+			grants.Request{GrantType: repos.GrantPassword, ClientID: "web", ClientSecret: webSecret, Username: "alice", Password: alicePassword, Scope: "nope"},
 			grants.CodeInvalidScope, "Check the `nope` scope"},
 	}
 	for _, tt := range tests {
@@ -155,14 +155,14 @@ func TestToken_OrderOfChecks(t *testing.T) {
 
 func TestToken_InvalidClientDescriptionIsLeagues(t *testing.T) {
 	e := newEnv(t)
-	_, oerr := e.token(t, grants.Request{GrantType: grants.GrantClientCredentials, ClientID: "nobody"})
+	_, oerr := e.token(t, grants.Request{GrantType: repos.GrantClientCredentials, ClientID: "nobody"})
 	wantError(t, oerr, grants.CodeInvalidClient, "")
 	assert.Equal(t, "Client authentication failed", oerr.Description)
 }
 
 func TestToken_UnknownClientIsInvalidClient(t *testing.T) {
 	e := newEnv(t)
-	_, oerr := e.token(t, grants.Request{GrantType: grants.GrantClientCredentials, ClientID: "nobody", ClientSecret: "guess"})
+	_, oerr := e.token(t, grants.Request{GrantType: repos.GrantClientCredentials, ClientID: "nobody", ClientSecret: "guess"})
 	wantError(t, oerr, grants.CodeInvalidClient, "")
 	// The unknown client still paid one comparison, against the fake hash.
 	assert.Equal(t, []string{hashes()[fakeSecret]}, e.comparer.compared())
@@ -170,14 +170,14 @@ func TestToken_UnknownClientIsInvalidClient(t *testing.T) {
 
 func TestToken_ConfidentialClientWithoutSecretPaysAComparison(t *testing.T) {
 	e := newEnv(t)
-	_, oerr := e.token(t, grants.Request{GrantType: grants.GrantClientCredentials, ClientID: "web"})
+	_, oerr := e.token(t, grants.Request{GrantType: repos.GrantClientCredentials, ClientID: "web"})
 	wantError(t, oerr, grants.CodeInvalidClient, "")
 	assert.Equal(t, []string{hashes()[fakeSecret]}, e.comparer.compared())
 }
 
 func TestToken_VerifiedSecretIsCached(t *testing.T) {
 	e := newEnv(t)
-	req := grants.Request{GrantType: grants.GrantClientCredentials, ClientID: "web", ClientSecret: webSecret}
+	req := grants.Request{GrantType: repos.GrantClientCredentials, ClientID: "web", ClientSecret: webSecret}
 	e.mustToken(t, req)
 	e.mustToken(t, req)
 	e.mustToken(t, req)
@@ -204,13 +204,13 @@ func TestToken_ErrorsNeverEchoSecrets(t *testing.T) {
 	)
 	tampered := rt[:len(rt)-4] + "AAAA"
 	tests := []grants.Request{
-		{GrantType: grants.GrantClientCredentials, ClientID: "nobody", ClientSecret: sentSecret},
-		{GrantType: grants.GrantClientCredentials, ClientID: "web", ClientSecret: sentSecret},
-		{GrantType: grants.GrantPassword, ClientID: "web", ClientSecret: webSecret, Username: "nobody", Password: sentPassword},
-		{GrantType: grants.GrantPassword, ClientID: "web", ClientSecret: webSecret, Username: "alice", Password: sentPassword},
-		{GrantType: grants.GrantRefreshToken, ClientID: "web", ClientSecret: webSecret, RefreshToken: tampered},
-		{GrantType: grants.GrantRefreshToken, ClientID: "limited", ClientSecret: limitedSecret, RefreshToken: rt},
-		{GrantType: grants.GrantRefreshToken, ClientID: "web", ClientSecret: webSecret, RefreshToken: rt, Scope: "admin"},
+		{GrantType: repos.GrantClientCredentials, ClientID: "nobody", ClientSecret: sentSecret},
+		{GrantType: repos.GrantClientCredentials, ClientID: "web", ClientSecret: sentSecret},
+		{GrantType: repos.GrantPassword, ClientID: "web", ClientSecret: webSecret, Username: "nobody", Password: sentPassword},
+		{GrantType: repos.GrantPassword, ClientID: "web", ClientSecret: webSecret, Username: "alice", Password: sentPassword},
+		{GrantType: repos.GrantRefreshToken, ClientID: "web", ClientSecret: webSecret, RefreshToken: tampered},
+		{GrantType: repos.GrantRefreshToken, ClientID: "limited", ClientSecret: limitedSecret, RefreshToken: rt},
+		{GrantType: repos.GrantRefreshToken, ClientID: "web", ClientSecret: webSecret, RefreshToken: rt, Scope: "admin"},
 	}
 	for _, req := range tests {
 		_, oerr := e.token(t, req)
@@ -235,7 +235,7 @@ func (f failingDefinitions) Scope(context.Context, string) (*repos.Scope, error)
 func TestToken_StorageFailureIsServerErrorWithCause(t *testing.T) {
 	boom := errors.New("database is on fire")
 	e := newEnv(t, func(c *grants.Config) { c.Definitions = failingDefinitions{err: boom} })
-	_, oerr := e.token(t, grants.Request{GrantType: grants.GrantClientCredentials, ClientID: "web", ClientSecret: webSecret})
+	_, oerr := e.token(t, grants.Request{GrantType: repos.GrantClientCredentials, ClientID: "web", ClientSecret: webSecret})
 	wantError(t, oerr, grants.CodeServerError, "")
 	assert.ErrorIs(t, oerr, boom, "the cause is kept for the log")
 	assert.NotContains(t, oerr.Description+oerr.Hint, "fire", "the cause is never sent")
@@ -255,7 +255,7 @@ func TestToken_IssuerAndAudience(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			e := newEnv(t, func(c *grants.Config) { c.Issuer, c.Audience = tt.issuer, tt.audience })
-			resp := e.mustToken(t, grants.Request{GrantType: grants.GrantClientCredentials, ClientID: "web", ClientSecret: webSecret})
+			resp := e.mustToken(t, grants.Request{GrantType: repos.GrantClientCredentials, ClientID: "web", ClientSecret: webSecret})
 			c := e.claims(t, resp.AccessToken)
 			assert.Equal(t, tt.wantIssuer, c.Issuer)
 			assert.Equal(t, tt.wantAudience, c.Audience)

@@ -61,28 +61,6 @@ type Scope struct {
 	Description string `json:"description,omitempty"`
 }
 
-// MaxScopeLength bounds a scope, in bytes. No real scope comes near it; the
-// bound keeps a 64 KiB request body from naming a few huge scopes, and a scope
-// longer than a request may name could never be granted.
-const MaxScopeLength = 128
-
-// IsScopeToken reports whether s is a scope-token of RFC 6749 §3.3 of at most
-// MaxScopeLength bytes: one or more printable ASCII characters other than
-// space, '"' and '\'. Scope ids must be one, which is also what keeps
-// space-separated scope lists unambiguous.
-func IsScopeToken(s string) bool {
-	if len(s) > MaxScopeLength {
-		return false
-	}
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		if c < 0x21 || c > 0x7e || c == '"' || c == '\\' {
-			return false
-		}
-	}
-	return s != ""
-}
-
 // Definitions looks up clients, users and scopes. Implementations are safe for
 // concurrent use. Lookups of a missing id return ErrNotFound.
 type Definitions interface {

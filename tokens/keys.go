@@ -15,9 +15,9 @@ import (
 	"go.step.sm/crypto/pemutil"
 )
 
-// minRSABits is the smallest RSA modulus accepted for RS256 (RFC 7518 §3.3 and
+// MinRSABits is the smallest RSA modulus accepted for RS256 (RFC 7518 §3.3 and
 // NIST SP 800-131A both require 2048).
-const minRSABits = 2048
+const MinRSABits = 2048
 
 // Errors of ParsePrivateKey. They are deliberately plain: the message ends up in
 // `caddy validate` output, and none of them may ever include the passphrase.
@@ -147,8 +147,8 @@ func decryptBlock(block *pem.Block, passphrase []byte) (der []byte, err error) {
 func checkKey(key any) (crypto.Signer, error) {
 	switch k := key.(type) {
 	case *rsa.PrivateKey:
-		if bits := k.N.BitLen(); bits < minRSABits {
-			return nil, fmt.Errorf("RSA key has %d bits, need at least %d", bits, minRSABits)
+		if bits := k.N.BitLen(); bits < MinRSABits {
+			return nil, fmt.Errorf("RSA key has %d bits, need at least %d", bits, MinRSABits)
 		}
 		return k, nil
 	case *ecdsa.PrivateKey:

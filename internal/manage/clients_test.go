@@ -100,7 +100,8 @@ func TestManageClient_AddRefused(t *testing.T) {
 		want string
 	}{
 		{"existing id", clientSpec{id: "taken"}, `client "taken" already exists`},
-		{"empty id", clientSpec{}, "client id is empty"},
+		{"empty id", clientSpec{}, `client "": id is empty`},
+		{"id too long for the token store", clientSpec{id: strings.Repeat("c", repos.MaxIDLength+1)}, "id is longer than 255 bytes"},
 		{"colon in id", clientSpec{id: "a:b"}, "contains ':'"},
 		{"control character in id", clientSpec{id: "a\nb"}, "control characters"},
 		{"unknown grant", clientSpec{id: "c", grants: []string{"implicit"}}, `unknown grant "implicit"`},

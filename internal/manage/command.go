@@ -7,9 +7,8 @@ import (
 	"path/filepath"
 	"strings"
 
+	"github.com/caddy-oauth2/caddy-oauth2/repos"
 	"github.com/spf13/cobra"
-
-	"github.com/caddy-oauth2/caddy-oauth2/grants"
 )
 
 // Env is what the commands need of Caddy. The root package fills it in, so
@@ -57,7 +56,7 @@ func clientCommand(env Env) *cobra.Command {
 			})
 		})
 	add.Flags().String("name", "", "Name of the client, for people")
-	add.Flags().StringSlice("grants", nil, "Grants the client may use: "+strings.Join(grants.Supported(), ", ")+" (default: every enabled grant)")
+	add.Flags().StringSlice("grants", nil, "Grants the client may use: "+strings.Join(repos.GrantTypes(), ", ")+" (default: every enabled grant)")
 	add.Flags().StringSlice("scopes", nil, "Scopes the client may request (default: every scope)")
 	add.Flags().StringSlice("default-scope", nil, "Scopes granted when a request names none (default: the directive's default_scope)")
 	add.Flags().Bool("public", false, "Add a public client, without a secret")

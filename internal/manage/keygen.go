@@ -28,14 +28,13 @@ const (
 	keyEd25519 = "ed25519" // EdDSA
 )
 
-// Bounds of an RSA key's size. The handler refuses keys under 2048 bits
-// (RFC 7518 §3.3). defaultRSABits is 3072, NIST's size for keys in use after
+// Bounds of an RSA key's size. The handler refuses keys under
+// tokens.MinRSABits (RFC 7518 §3.3). defaultRSABits is 3072, NIST's size for keys in use after
 // 2030 (SP 800-57 Part 1: 2048 bits is 112-bit security, enough only until
 // then): a signing key made today may well live that long. Signing with it
 // costs about three times what a 2048-bit key does; whoever minds that
 // should pick ec, the default, which is both faster and smaller.
 const (
-	minRSABits     = 2048
 	defaultRSABits = 3072
 	maxRSABits     = 8192
 )
@@ -160,8 +159,8 @@ func newKey(typ string, bits int) (crypto.Signer, error) {
 		if bits == 0 {
 			bits = defaultRSABits
 		}
-		if bits < minRSABits || bits > maxRSABits {
-			return nil, fmt.Errorf("--bits: an RSA key has %d to %d bits", minRSABits, maxRSABits)
+		if bits < tokens.MinRSABits || bits > maxRSABits {
+			return nil, fmt.Errorf("--bits: an RSA key has %d to %d bits", tokens.MinRSABits, maxRSABits)
 		}
 		return rsa.GenerateKey(rand.Reader, bits)
 	}

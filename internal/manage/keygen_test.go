@@ -90,9 +90,9 @@ func TestManageKeygen_KeyTypes(t *testing.T) {
 	assert.IsType(t, ed25519.PrivateKey{}, ed)
 	// Generating a 3072-bit key takes seconds under the race detector; the
 	// size given is the size made, and 0 means the default.
-	r, err := newKey(keyRSA, minRSABits)
+	r, err := newKey(keyRSA, tokens.MinRSABits)
 	require.NoError(t, err)
-	assert.Equal(t, minRSABits, r.(*rsa.PrivateKey).N.BitLen())
+	assert.Equal(t, tokens.MinRSABits, r.(*rsa.PrivateKey).N.BitLen())
 	assert.Equal(t, "3072", keygenCommand().Flags().Lookup("bits").DefValue)
 }
 

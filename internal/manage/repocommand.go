@@ -27,8 +27,8 @@ words of the Caddyfile:
     --repository "sql postgres {env.DATABASE_URL}"
     --repository "file /etc/caddy/oauth2.json"
 
-A DSN or path with spaces is quoted, as in a Caddyfile:
---repository 'sql postgres "host=db user=caddy"'. Placeholders such as
+An unquoted DSN or path is the rest of the value, spaces and all:
+--repository "sql postgres host=db user=caddy". Placeholders such as
 {env.DATABASE_URL} are resolved, which keeps a password out of the shell
 history and the process list. A SQL repository's changes
 apply at once, and a running Caddy notices a changed definitions file within

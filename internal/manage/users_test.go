@@ -61,6 +61,8 @@ func TestManageUser_AddRefused(t *testing.T) {
 		{"username taken", userSpec{username: "alice"}, fixedPassword("x"), `user "alice" already exists`},
 		{"id taken", userSpec{username: "bob", id: "u-1"}, fixedPassword("x"), `another user has the id "u-1"`},
 		{"empty username", userSpec{}, fixedPassword("x"), "username is empty"},
+		{"username too long for the token store", userSpec{username: strings.Repeat("u", repos.MaxIDLength+1)}, fixedPassword("x"), "username is longer than 255 bytes"},
+		{"user id too long for the token store", userSpec{username: "bob", id: strings.Repeat("u", repos.MaxIDLength+1)}, fixedPassword("x"), "id is longer than 255 bytes"},
 		{"control character", userSpec{username: "a\x00b"}, fixedPassword("x"), "control characters"},
 		{"unknown scope", userSpec{username: "bob", scopes: []string{"nope"}}, fixedPassword("x"), `unknown scope "nope"`},
 		{"empty password", userSpec{username: "bob"}, fixedPassword(""), "the password is empty"},

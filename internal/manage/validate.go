@@ -8,7 +8,6 @@ import (
 	"strings"
 	"unicode"
 
-	"github.com/caddy-oauth2/caddy-oauth2/grants"
 	"github.com/caddy-oauth2/caddy-oauth2/repos"
 )
 
@@ -19,29 +18,31 @@ import (
 // stricter in one way: ids and usernames may not contain control characters,
 // which no client sends and which would garble the listings.
 
-// checkClientID rejects ids that HTTP Basic cannot carry or that are empty.
+// checkClientID applies the repository's rule for client ids
+// (repos.CheckClientID), and refuses control characters.
 func checkClientID(id string) error {
-	switch {
-	case id == "":
-		return errors.New("client id is empty")
-	case strings.Contains(id, ":"):
-		return fmt.Errorf("client id %q contains ':', which HTTP Basic authentication cannot carry", id)
-	case hasControl(id):
+	if err := repos.CheckClientID(id); err != nil {
+		return fmt.Errorf("client %q: %w", id, err)
+	}
+	if hasControl(id) {
 		return fmt.Errorf("client id %q contains control characters", id)
 	}
 	return nil
 }
 
-// checkUser rejects an empty or garbled user id or username.
+// checkUser applies the repository's rules for user ids and usernames
+// (repos.CheckUserID, repos.CheckUsername), and refuses control characters.
 func checkUser(id, username string) error {
-	switch {
-	case username == "":
-		return errors.New("username is empty")
-	case hasControl(username):
+	if err := repos.CheckUsername(username); err != nil {
+		return fmt.Errorf("user %q: %w", username, err)
+	}
+	if hasControl(username) {
 		return fmt.Errorf("username %q contains control characters", username)
-	case id == "":
-		return errors.New("user id is empty")
-	case hasControl(id):
+	}
+	if err := repos.CheckUserID(id); err != nil {
+		return fmt.Errorf("user %q: %w", username, err)
+	}
+	if hasControl(id) {
 		return fmt.Errorf("user id %q contains control characters", id)
 	}
 	return nil
@@ -66,14 +67,14 @@ func checkScopeID(id string) error {
 // would refuse it (RFC 6749 §4.4 is for confidential clients only).
 func checkGrants(list []string, public bool) error {
 	for i, g := range list {
-		if err := grants.CheckName(g); err != nil {
+		if err := repos.CheckGrantType(g); err != nil {
 			return fmt.Errorf("--grants: %w", err)
 		}
 		if slices.Contains(list[:i], g) {
 			return fmt.Errorf("--grants: %q is named twice", g)
 		}
 	}
-	if public && slices.Contains(list, grants.GrantClientCredentials) {
+	if public && slices.Contains(list, repos.GrantClientCredentials) {
 		return errors.New("--grants: a public client cannot use client_credentials")
 	}
 	return nil

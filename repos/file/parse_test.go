@@ -102,9 +102,9 @@ func TestParse_RejectsMistakes(t *testing.T) {
 		// Clients.
 		{"client without id", doc(`{"name": "x"}`, okUser), `clients[0] "": id is empty`},
 		{"client id with colon", doc(`{"id": "a:b"}`, okUser), `clients[0] "a:b": id contains ':'`},
-		{"client id too long", doc(`{"id": "`+strings.Repeat("c", MaxIDLength+1)+`"}`, okUser), "id is longer than 255 bytes"},
-		{"user id too long", doc(okClient, `{"id": "`+strings.Repeat("u", MaxIDLength+1)+`", "username": "a", "password_hash": "`+bcryptHash+`"}`), "id is longer than 255 bytes"},
-		{"username too long", doc(okClient, `{"id": "u", "username": "`+strings.Repeat("a", MaxIDLength+1)+`", "password_hash": "`+bcryptHash+`"}`), "username is longer than 255 bytes"},
+		{"client id too long", doc(`{"id": "`+strings.Repeat("c", repos.MaxIDLength+1)+`"}`, okUser), "id is longer than 255 bytes"},
+		{"user id too long", doc(okClient, `{"id": "`+strings.Repeat("u", repos.MaxIDLength+1)+`", "username": "a", "password_hash": "`+bcryptHash+`"}`), "id is longer than 255 bytes"},
+		{"username too long", doc(okClient, `{"id": "u", "username": "`+strings.Repeat("a", repos.MaxIDLength+1)+`", "password_hash": "`+bcryptHash+`"}`), "username is longer than 255 bytes"},
 		{"duplicate client", doc(okClient+`, {"id": "web"}`, okUser), `clients[1] "web": duplicate id`},
 		{"unknown grant", client(`"grants": ["password", "implicit"]`), `clients[0] "web": grants[1]: unknown grant "implicit" (want refresh_token, password, client_credentials)`},
 		{"grant in the wrong case", client(`"grants": ["Password"]`), `grants[0]: unknown grant "Password"`},

@@ -4,9 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
-	"strings"
 
-	"github.com/caddy-oauth2/caddy-oauth2/grants"
 	"github.com/caddy-oauth2/caddy-oauth2/repos"
 	"github.com/caddy-oauth2/caddy-oauth2/secrets"
 )
@@ -35,12 +33,6 @@ func (p *problems) err() error {
 	}
 	return errors.Join(p.errs...)
 }
-
-// MaxIDLength bounds client ids, user ids and usernames, in bytes: the
-// MySQL token store keeps a token's client and user in VARBINARY(255)
-// columns, and a longer id would fail every token write for that client
-// rather than fail here, at load.
-const MaxIDLength = 255
 
 // validate checks a decoded document as a whole.
 func validate(doc *document) error {
@@ -74,14 +66,9 @@ func validateClients(p *problems, clients []repos.Client, declared map[string]bo
 	ids := make(map[string]bool, len(clients))
 	for i, c := range clients {
 		entry := fmt.Sprintf("clients[%d] %q", i, c.ID)
-		switch {
-		case c.ID == "":
-			p.add(entry, "id is empty")
-		case strings.Contains(c.ID, ":"):
-			p.add(entry, "id contains ':', which HTTP Basic authentication cannot carry")
-		case len(c.ID) > MaxIDLength:
-			p.add(entry, "id is longer than %d bytes", MaxIDLength)
-		case ids[c.ID]:
+		if err := repos.CheckClientID(c.ID); err != nil {
+			p.add(entry, "%v", err)
+		} else if ids[c.ID] {
 			p.add(entry, "duplicate id")
 		}
 		ids[c.ID] = true
@@ -91,7 +78,7 @@ func validateClients(p *problems, clients []repos.Client, declared map[string]bo
 			}
 		}
 		checkList(p, entry, "grants", c.Grants, func(g string) string {
-			if err := grants.CheckName(g); err != nil {
+			if err := repos.CheckGrantType(g); err != nil {
 				return err.Error()
 			}
 			return ""
@@ -115,21 +102,15 @@ func validateUsers(p *problems, users []repos.User, declared map[string]bool) {
 	usernames := make(map[string]bool, len(users))
 	for i, u := range users {
 		entry := fmt.Sprintf("users[%d] %q", i, u.ID)
-		switch {
-		case u.ID == "":
-			p.add(entry, "id is empty")
-		case len(u.ID) > MaxIDLength:
-			p.add(entry, "id is longer than %d bytes", MaxIDLength)
-		case ids[u.ID]:
+		if err := repos.CheckUserID(u.ID); err != nil {
+			p.add(entry, "%v", err)
+		} else if ids[u.ID] {
 			p.add(entry, "duplicate id")
 		}
 		ids[u.ID] = true
-		switch {
-		case u.Username == "":
-			p.add(entry, "username is empty")
-		case len(u.Username) > MaxIDLength:
-			p.add(entry, "username is longer than %d bytes", MaxIDLength)
-		case usernames[u.Username]:
+		if err := repos.CheckUsername(u.Username); err != nil {
+			p.add(entry, "%v", err)
+		} else if usernames[u.Username] {
 			p.add(entry, "duplicate username %q", u.Username)
 		}
 		usernames[u.Username] = true
