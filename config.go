@@ -55,12 +55,7 @@ type settings struct {
 // and each error names its subdirective. Every mistake is reported, not just
 // the first.
 func (h *TokenHandler) resolve(repl *caddy.Replacer) (*settings, error) {
-	var errs []error
-	fail := func(subdirective string, err error) {
-		if err != nil {
-			errs = append(errs, fmt.Errorf("%s: %w", subdirective, err))
-		}
-	}
+	var p problems
 	s := &settings{
 		accessTTL:     orDefault(h.AccessTokenTTL, DefaultAccessTokenTTL),
 		refreshTTL:    orDefault(h.RefreshTokenTTL, DefaultRefreshTokenTTL),
@@ -71,55 +66,77 @@ func (h *TokenHandler) resolve(repl *caddy.Replacer) (*settings, error) {
 	if len(s.grants) == 0 {
 		s.grants = grants.Default()
 	}
+	h.resolveClaims(repl, s, &p)
+	h.resolveKeys(repl, s, &p)
 
-	var err error
-	s.issuer, err = resolvePlaceholders(repl, h.Issuer)
-	fail("issuer", err)
-	for _, aud := range h.Audience {
-		v, err := resolvePlaceholders(repl, aud)
-		fail("audience", err)
-		if err == nil && v == "" {
-			fail("audience", errors.New("an audience is empty"))
-		}
-		s.audience = append(s.audience, v)
-	}
-
-	s.privateKeyFile, err = resolvePlaceholders(repl, h.PrivateKey)
-	fail("private_key", err)
-	passphrase, err := resolvePlaceholders(repl, h.PrivateKeyPassphrase)
-	fail("private_key", passphraseError(err))
-	if passphrase != "" {
-		s.passphrase = []byte(passphrase)
-		if h.PrivateKey == "" {
-			fail("private_key", errors.New("a passphrase is given without a key file"))
-		}
-	}
-
-	encryptionKey, err := resolvePlaceholders(repl, h.EncryptionKey)
-	fail("encryption_key", err)
-	if err == nil && h.EncryptionKey != "" {
-		s.encryptionKey = []byte(encryptionKey)
-		fail("encryption_key", tokens.CheckEncryptionKey(s.encryptionKey))
-	}
-
-	fail("access_token_ttl", grants.CheckLifetime(s.accessTTL))
-	fail("refresh_token_ttl", grants.CheckLifetime(s.refreshTTL))
+	p.add("access_token_ttl", grants.CheckLifetime(s.accessTTL))
+	p.add("refresh_token_ttl", grants.CheckLifetime(s.refreshTTL))
 	switch {
 	case h.PurgeInterval < 0:
 		s.purgeInterval = 0 // purge_interval off
 	case s.purgeInterval < minPurgeInterval:
-		fail("purge_interval", fmt.Errorf("must be at least %s, or off", minPurgeInterval))
+		p.add("purge_interval", fmt.Errorf("must be at least %s, or off", minPurgeInterval))
 	}
 	for _, g := range s.grants {
-		fail("grants", repos.CheckGrantType(g))
+		p.add("grants", repos.CheckGrantType(g))
 	}
-	fail("default_scope", grants.CheckScopes(s.defaultScope))
+	p.add("default_scope", grants.CheckScopes(s.defaultScope))
 	if repo, err := decodeRepository(h.RepositoryRaw); err != nil {
-		fail("repository", err)
+		p.add("repository", err)
 	} else {
-		fail("repository", repo.check(repl))
+		p.add("repository", repo.check(repl))
 	}
-	return s, errors.Join(errs...)
+	return s, errors.Join(p...)
+}
+
+// problems collects the mistakes of a configuration, each prefixed with its
+// subdirective.
+type problems []error
+
+// add records err, if there is one, as a mistake of subdirective.
+func (p *problems) add(subdirective string, err error) {
+	if err != nil {
+		*p = append(*p, fmt.Errorf("%s: %w", subdirective, err))
+	}
+}
+
+// resolveClaims resolves the issuer and audience, the claims set by
+// configuration.
+func (h *TokenHandler) resolveClaims(repl *caddy.Replacer, s *settings, p *problems) {
+	var err error
+	s.issuer, err = resolvePlaceholders(repl, h.Issuer)
+	p.add("issuer", err)
+	for _, aud := range h.Audience {
+		v, err := resolvePlaceholders(repl, aud)
+		p.add("audience", err)
+		if err == nil && v == "" {
+			p.add("audience", errors.New("an audience is empty"))
+		}
+		s.audience = append(s.audience, v)
+	}
+}
+
+// resolveKeys resolves the signing key's path and passphrase and the
+// encryption key, and checks what can be checked before they are read.
+func (h *TokenHandler) resolveKeys(repl *caddy.Replacer, s *settings, p *problems) {
+	var err error
+	s.privateKeyFile, err = resolvePlaceholders(repl, h.PrivateKey)
+	p.add("private_key", err)
+	passphrase, err := resolvePlaceholders(repl, h.PrivateKeyPassphrase)
+	p.add("private_key", passphraseError(err))
+	if passphrase != "" {
+		s.passphrase = []byte(passphrase)
+		if h.PrivateKey == "" {
+			p.add("private_key", errors.New("a passphrase is given without a key file"))
+		}
+	}
+
+	encryptionKey, err := resolvePlaceholders(repl, h.EncryptionKey)
+	p.add("encryption_key", err)
+	if err == nil && h.EncryptionKey != "" {
+		s.encryptionKey = []byte(encryptionKey)
+		p.add("encryption_key", tokens.CheckEncryptionKey(s.encryptionKey))
+	}
 }
 
 // orDefault is the configured duration, or def when it is left out.
