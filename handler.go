@@ -27,7 +27,9 @@ func (h *TokenHandler) ServeHTTP(w http.ResponseWriter, r *http.Request, _ caddy
 		h.writeError(w, r, nil, perr.err, perr.basic)
 		return nil
 	}
-	req.Issuer = requestOrigin(r)
+	if h.server.NeedsOrigin() {
+		req.Issuer = requestOrigin(r)
+	}
 	accessLog := logFields(r)
 	if req.ClientID != "" {
 		accessLog.Add(zap.String("client_id", loggedID(req.ClientID)))

@@ -102,6 +102,11 @@ func (s *Server) issue(r *Request, is issuance, now time.Time) (*issued, *Error)
 }
 
 // issuer is the iss claim: the configured issuer, else the request's origin.
+// NeedsOrigin reports whether tokens take their iss from the request, that
+// is whether Request.Issuer must be set: without a configured issuer. The
+// handler asks, so that it builds the origin only when it is used.
+func (s *Server) NeedsOrigin() bool { return s.cfg.Issuer == "" }
+
 func (s *Server) issuer(r *Request) string {
 	if s.cfg.Issuer != "" {
 		return s.cfg.Issuer

@@ -43,7 +43,7 @@ type Request struct {
 	Username     string
 	Password     string
 	// Issuer is scheme://host[:port] of the request, the iss when
-	// Config.Issuer is empty. Server.issuer is the one place that chooses.
+	// Config.Issuer is empty; it is needed only then (Server.NeedsOrigin).
 	Issuer string
 }
 
