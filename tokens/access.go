@@ -4,9 +4,7 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"errors"
-	"fmt"
 	"strconv"
-	"strings"
 	"time"
 
 	"github.com/golang-jwt/jwt/v5"
@@ -19,7 +17,6 @@ const accessTokenType = "at+jwt"
 
 var (
 	errNotAccessToken = errors.New(`typ is not "at+jwt"`)
-	errUnknownKeyID   = errors.New("kid does not name this signer's key")
 	errExpiryOrder    = errors.New("access token expiry must be after its issue time")
 )
 
@@ -139,52 +136,6 @@ func appendClaims(dst []byte, c *AccessClaims, iat, exp int64) []byte {
 	dst = append(dst, `,"jti":`...)
 	dst = appendJSONString(dst, c.ID)
 	return append(dst, '}')
-}
-
-// Verify checks that token is an access token this signer minted and that it is
-// valid at now, and returns its claims. The algorithm is pinned to the signer's
-// (so neither "none" nor HS256 keyed with the public key can pass), typ must be
-// at+jwt, and exp is required. Issuer and audience are left to the caller.
-func (s *Signer) Verify(token string, now time.Time) (*AccessClaims, error) {
-	parser := jwt.NewParser(
-		jwt.WithValidMethods(s.validMethods),
-		jwt.WithTimeFunc(func() time.Time { return now }),
-		jwt.WithExpirationRequired(),
-		jwt.WithStrictDecoding(),
-	)
-	var c accessJSON
-	if _, err := parser.ParseWithClaims(token, &c, s.keyFunc); err != nil {
-		return nil, fmt.Errorf("verifying access token: %w", err)
-	}
-	claims := &AccessClaims{
-		Issuer:   c.Issuer,
-		Subject:  c.Subject,
-		ClientID: c.ClientID,
-		IssuedAt: time.Unix(c.IssuedAt, 0).UTC(),
-		Expiry:   time.Unix(c.Expiry, 0).UTC(),
-		ID:       c.ID,
-	}
-	if len(c.Audience) > 0 {
-		claims.Audience = c.Audience
-	}
-	if c.Scope != "" {
-		claims.Scopes = strings.Fields(c.Scope)
-	}
-	return claims, nil
-}
-
-// keyFunc checks the header fields the jwt library leaves to the caller and
-// hands it the public key.
-func (s *Signer) keyFunc(t *jwt.Token) (any, error) {
-	// RFC 9068 §4 also allows the full media type; media types are case-insensitive.
-	typ, _ := t.Header["typ"].(string)
-	if !strings.EqualFold(typ, accessTokenType) && !strings.EqualFold(typ, "application/"+accessTokenType) {
-		return nil, errNotAccessToken
-	}
-	if kid, _ := t.Header["kid"].(string); kid != s.kid {
-		return nil, errUnknownKeyID
-	}
-	return s.public, nil
 }
 
 // The jwt.Claims methods let the jwt parser validate exp and nbf on accessJSON.

@@ -188,3 +188,40 @@ func MarshalPrivateKey(key crypto.Signer) ([]byte, error) {
 	}
 	return pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: der}), nil
 }
+
+// ParsePublicKey reads a key published for verification only: a PUBLIC KEY
+// (PKIX) or RSA PUBLIC KEY (PKCS#1) block, or an unencrypted private key in
+// any format ParsePrivateKey reads, whose public half is taken, so that the
+// operator's next key file can be named before it signs. Only keys that
+// NewVerifier accepts are returned.
+func ParsePublicKey(pemData []byte) (crypto.PublicKey, error) {
+	for rest := pemData; ; {
+		var block *pem.Block
+		block, rest = pem.Decode(rest)
+		if block == nil {
+			break
+		}
+		var pub any
+		var err error
+		switch block.Type {
+		case "PUBLIC KEY":
+			pub, err = x509.ParsePKIXPublicKey(block.Bytes)
+		case "RSA PUBLIC KEY":
+			pub, err = x509.ParsePKCS1PublicKey(block.Bytes)
+		default:
+			continue
+		}
+		if err != nil {
+			return nil, fmt.Errorf("parsing public key: %w", err)
+		}
+		if _, err := algorithmOf(pub); err != nil {
+			return nil, err
+		}
+		return pub, nil
+	}
+	key, err := ParsePrivateKey(pemData, nil)
+	if err != nil {
+		return nil, err
+	}
+	return key.Public(), nil
+}
