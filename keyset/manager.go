@@ -1,0 +1,312 @@
+package keyset
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io/fs"
+	"sync/atomic"
+	"time"
+
+	"go.uber.org/zap"
+
+	"github.com/caddy-oauth2/caddy-oauth2/tokens"
+)
+
+// Storage is the part of Caddy's storage (certmagic.Storage) a key set
+// needs. Load reports a missing key with an error wrapping fs.ErrNotExist.
+type Storage interface {
+	Load(ctx context.Context, key string) ([]byte, error)
+	Store(ctx context.Context, key string, value []byte) error
+	Lock(ctx context.Context, name string) error
+	Unlock(ctx context.Context, name string) error
+}
+
+// Storage keys. Every instance sharing Caddy's storage shares the set, so
+// tokens one instance signs verify at the others, and a restart keeps it.
+const (
+	StorageKey = "oauth2/signing_keys.json"
+	// legacyStorageKey held the one generated key before keys rotated; a set
+	// is started from it, so that tokens signed before an upgrade still
+	// verify and the key keeps signing until its first rotation.
+	legacyStorageKey = "oauth2/signing_key.pem"
+	// LockName is the storage lock under which the set is changed, shared
+	// with the other secrets generated into storage.
+	LockName = "oauth2_keys"
+)
+
+// lockTimeout bounds how long a change waits for the storage lock.
+const lockTimeout = 30 * time.Second
+
+// Manager follows the key set kept in storage: it re-reads it on every tick
+// of Run, makes the next key when the schedule says so, and switches to each
+// key at its activation time, so that every instance on one storage signs
+// with the same key within one tick of an activation. Current is safe for
+// concurrent use and costs one atomic load.
+type Manager struct {
+	storage      Storage
+	sched        Schedule
+	verification []*tokens.Verifier
+	now          func() time.Time
+	logger       *zap.Logger
+
+	current atomic.Pointer[Set]
+	// stored is the storage document the current set was built from; only
+	// Run's goroutine touches it after Open.
+	stored []byte
+	keys   []scheduledKey
+}
+
+// Options configure a Manager.
+type Options struct {
+	Schedule Schedule
+	// Verification keys are published after the set's own.
+	Verification []*tokens.Verifier
+	// Now is the clock; nil: time.Now.
+	Now    func() time.Time
+	Logger *zap.Logger
+}
+
+// Open loads the key set from storage, creating it with one key that signs
+// at once the first time (or from the key an earlier version generated).
+func Open(ctx context.Context, storage Storage, opts Options) (*Manager, error) {
+	m := &Manager{storage: storage, sched: opts.Schedule, verification: opts.Verification, now: opts.Now, logger: opts.Logger}
+	if m.now == nil {
+		m.now = time.Now
+	}
+	if m.logger == nil {
+		m.logger = zap.NewNop()
+	}
+	data, err := m.load(ctx)
+	if errors.Is(err, fs.ErrNotExist) {
+		data, err = m.create(ctx)
+	}
+	if err != nil {
+		return nil, err
+	}
+	if err := m.use(data); err != nil {
+		return nil, err
+	}
+	// A set not looked after for longer than its rotation gets its next key
+	// now rather than a tick later.
+	m.Refresh(ctx)
+	return m, nil
+}
+
+// Current returns the set in force now.
+func (m *Manager) Current() *Set { return m.current.Load() }
+
+// Run refreshes the set every interval, and at the moment a key activates
+// or drops, until ctx ends.
+func (m *Manager) Run(ctx context.Context, interval time.Duration) {
+	timer := time.NewTimer(m.untilNextRefresh(interval))
+	defer timer.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-timer.C:
+		}
+		m.Refresh(ctx)
+		timer.Reset(m.untilNextRefresh(interval))
+	}
+}
+
+// untilNextRefresh is interval, or less when a key changes state sooner.
+func (m *Manager) untilNextRefresh(interval time.Duration) time.Duration {
+	if at := m.Current().changesAt; !at.IsZero() {
+		if d := at.Sub(m.now()); d < interval {
+			return max(d, 0)
+		}
+	}
+	return interval
+}
+
+// Refresh re-reads the set from storage, makes the next key if it is due,
+// and rebuilds the current set when the stored one or a key's state
+// changed. A storage failure keeps the set in force: tokens go on being
+// signed and verified, and the failure is logged.
+func (m *Manager) Refresh(ctx context.Context) {
+	data, err := m.load(ctx)
+	if err != nil {
+		m.logger.Error("reading the signing key set from storage; keeping the keys in use", zap.Error(err))
+		return
+	}
+	if !bytes.Equal(data, m.stored) {
+		if err := m.use(data); err != nil {
+			m.logger.Error("the signing key set in storage is unusable; keeping the keys in use",
+				zap.String("storage_key", StorageKey), zap.Error(err))
+			return
+		}
+	}
+	if _, due := nextKeyDue(m.keys, m.now(), m.sched); due {
+		if err := m.makeNextKey(ctx); err != nil {
+			m.logger.Error("making the next signing key", zap.Error(err))
+		}
+		return
+	}
+	if at := m.Current().changesAt; !at.IsZero() && !m.now().Before(at) {
+		m.publish()
+	}
+}
+
+// use parses a stored document and makes it current.
+func (m *Manager) use(data []byte) error {
+	keys, err := parseStored(data)
+	if err != nil {
+		return err
+	}
+	m.stored, m.keys = data, keys
+	m.publish()
+	return nil
+}
+
+// publish rebuilds the current set from the stored keys at now, logging a
+// change of signing key.
+func (m *Manager) publish() {
+	set := buildSet(m.keys, m.now(), m.sched, m.verification)
+	if old := m.current.Swap(set); old != nil && old.signer.KeyID() != set.signer.KeyID() {
+		m.logger.Info("signing with the next key", zap.String("kid", set.signer.KeyID()),
+			zap.String("previous_kid", old.signer.KeyID()))
+	}
+}
+
+// makeNextKey adds the next key under the storage lock, unless another
+// instance did while this one waited for it.
+func (m *Manager) makeNextKey(ctx context.Context) error {
+	return m.change(ctx, func(keys []scheduledKey, now time.Time) ([]scheduledKey, error) {
+		activatesAt, due := nextKeyDue(keys, now, m.sched)
+		if !due {
+			return nil, nil
+		}
+		next, err := newKey(now, activatesAt)
+		if err != nil {
+			return nil, err
+		}
+		m.logger.Info("published the next signing key", zap.String("kid", next.signer.KeyID()),
+			zap.Time("activates_at", activatesAt))
+		return append(pruned(keys, now, m.sched), *next), nil
+	})
+}
+
+// change applies edit to the stored set under the storage lock and makes
+// the result current. edit returns nil to change nothing.
+func (m *Manager) change(ctx context.Context, edit func([]scheduledKey, time.Time) ([]scheduledKey, error)) error {
+	data, err := changeStored(ctx, m.storage, m.now, edit)
+	if err != nil || data == nil {
+		return err
+	}
+	return m.use(data)
+}
+
+// load reads the stored document.
+func (m *Manager) load(ctx context.Context) ([]byte, error) {
+	return m.storage.Load(ctx, StorageKey)
+}
+
+// create writes the first set under the storage lock: the key an earlier
+// version generated, or a new one, signing at once.
+func (m *Manager) create(ctx context.Context) ([]byte, error) {
+	return withLock(ctx, m.storage, func() ([]byte, error) {
+		// Another instance may have created it while we waited for the lock.
+		if data, err := m.storage.Load(ctx, StorageKey); !errors.Is(err, fs.ErrNotExist) {
+			return data, err
+		}
+		now := m.now()
+		first, err := m.legacyKey(ctx, now)
+		if err != nil {
+			return nil, err
+		}
+		if first == nil {
+			if first, err = newKey(now, now); err != nil {
+				return nil, err
+			}
+			m.logger.Info("generated a signing key", zap.String("kid", first.signer.KeyID()))
+		}
+		data, err := encodeStored([]scheduledKey{*first})
+		if err != nil {
+			return nil, err
+		}
+		if err := m.storage.Store(ctx, StorageKey, data); err != nil {
+			return nil, fmt.Errorf("storing %s: %w", StorageKey, err)
+		}
+		return data, nil
+	})
+}
+
+// legacyKey returns the key an earlier version kept at legacyStorageKey, as
+// the first key of the set, or nil when there is none.
+func (m *Manager) legacyKey(ctx context.Context, now time.Time) (*scheduledKey, error) {
+	pemData, err := m.storage.Load(ctx, legacyStorageKey)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("loading %s: %w", legacyStorageKey, err)
+	}
+	priv, err := tokens.ParsePrivateKey(pemData, nil)
+	if err != nil {
+		return nil, fmt.Errorf("key in storage at %s: %w", legacyStorageKey, err)
+	}
+	signer, err := tokens.NewSigner(priv)
+	if err != nil {
+		return nil, err
+	}
+	m.logger.Info("started the signing key set from the key generated earlier", zap.String("kid", signer.KeyID()))
+	return &scheduledKey{signer: signer, createdAt: now, activatesAt: now}, nil
+}
+
+// newKey generates an ES256 key that signs from activatesAt.
+func newKey(now, activatesAt time.Time) (*scheduledKey, error) {
+	priv, err := tokens.GenerateKey()
+	if err != nil {
+		return nil, err
+	}
+	signer, err := tokens.NewSigner(priv)
+	if err != nil {
+		return nil, err
+	}
+	return &scheduledKey{signer: signer, createdAt: now, activatesAt: activatesAt}, nil
+}
+
+// changeStored applies edit to the stored set under the storage lock and
+// stores the result, which it returns; nil when edit changed nothing.
+func changeStored(ctx context.Context, storage Storage, now func() time.Time,
+	edit func([]scheduledKey, time.Time) ([]scheduledKey, error)) ([]byte, error) {
+	return withLock(ctx, storage, func() ([]byte, error) {
+		data, err := storage.Load(ctx, StorageKey)
+		if err != nil {
+			return nil, fmt.Errorf("loading %s: %w", StorageKey, err)
+		}
+		keys, err := parseStored(data)
+		if err != nil {
+			return nil, err
+		}
+		changed, err := edit(keys, now())
+		if err != nil || changed == nil {
+			return nil, err
+		}
+		sortByActivation(changed)
+		if data, err = encodeStored(changed); err != nil {
+			return nil, err
+		}
+		if err := storage.Store(ctx, StorageKey, data); err != nil {
+			return nil, fmt.Errorf("storing %s: %w", StorageKey, err)
+		}
+		return data, nil
+	})
+}
+
+// withLock runs f holding the key set's storage lock.
+func withLock(ctx context.Context, storage Storage, f func() ([]byte, error)) ([]byte, error) {
+	lockCtx, cancel := context.WithTimeout(ctx, lockTimeout)
+	defer cancel()
+	if err := storage.Lock(lockCtx, LockName); err != nil {
+		return nil, fmt.Errorf("locking storage: %w", err)
+	}
+	// A lock that cannot be released goes stale and is taken over by the
+	// storage (certmagic's file locks expire); nothing better can be done.
+	defer func() { _ = storage.Unlock(context.WithoutCancel(ctx), LockName) }()
+	return f()
+}

@@ -1,0 +1,62 @@
+package keyset
+
+import (
+	"context"
+	"fmt"
+	"time"
+)
+
+// List describes the keys of the set kept in storage at now: the ones a
+// resource server is offered, with their times.
+func List(ctx context.Context, storage Storage, now time.Time, sched Schedule) ([]Key, error) {
+	data, err := storage.Load(ctx, StorageKey)
+	if err != nil {
+		return nil, fmt.Errorf("loading %s: %w", StorageKey, err)
+	}
+	keys, err := parseStored(data)
+	if err != nil {
+		return nil, err
+	}
+	return buildSet(keys, now, sched, nil).Keys(), nil
+}
+
+// Rotate publishes a new key and returns it. Normally the key starts signing
+// after sched.Lead, when every resource server has seen it, and a next key
+// published earlier but not yet signing is replaced by it. immediately is for
+// a leaked key: the new key signs at once and every other key leaves the set,
+// so the tokens they signed stop verifying wherever the set is refetched.
+// Instances pick the change up within their refresh interval.
+func Rotate(ctx context.Context, storage Storage, now func() time.Time, sched Schedule, immediately bool) (Key, error) {
+	var made *scheduledKey
+	data, err := changeStored(ctx, storage, now, func(keys []scheduledKey, now time.Time) ([]scheduledKey, error) {
+		activatesAt := now.Add(sched.Lead)
+		var kept []scheduledKey
+		if immediately {
+			activatesAt = now
+		} else {
+			for _, k := range pruned(keys, now, sched) {
+				if !k.activatesAt.After(now) {
+					kept = append(kept, k)
+				}
+			}
+		}
+		var err error
+		if made, err = newKey(now, activatesAt); err != nil {
+			return nil, err
+		}
+		return append(kept, *made), nil
+	})
+	if err != nil {
+		return Key{}, err
+	}
+	keys, err := parseStored(data)
+	if err != nil {
+		return Key{}, err
+	}
+	for _, k := range buildSet(keys, now(), sched, nil).Keys() {
+		if k.ID == made.signer.KeyID() {
+			return k, nil
+		}
+	}
+	return Key{}, fmt.Errorf("the new key %s is not in the stored set", made.signer.KeyID())
+}
