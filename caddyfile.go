@@ -14,12 +14,20 @@ import (
 func init() {
 	httpcaddyfile.RegisterHandlerDirective("oauth2_token", parseCaddyfile)
 	httpcaddyfile.RegisterDirectiveOrder("oauth2_token", httpcaddyfile.Before, "respond")
+	httpcaddyfile.RegisterHandlerDirective("oauth2_server", parseServerCaddyfile)
+	httpcaddyfile.RegisterDirectiveOrder("oauth2_server", httpcaddyfile.Before, "respond")
 }
 
 func parseCaddyfile(h httpcaddyfile.Helper) (caddyhttp.MiddlewareHandler, error) {
 	t := new(TokenHandler)
 	err := t.UnmarshalCaddyfile(h.Dispenser)
 	return t, err
+}
+
+func parseServerCaddyfile(h httpcaddyfile.Helper) (caddyhttp.MiddlewareHandler, error) {
+	s := new(ServerHandler)
+	err := s.UnmarshalCaddyfile(h.Dispenser)
+	return s, err
 }
 
 // UnmarshalCaddyfile sets up the handler from Caddyfile tokens. Syntax:
@@ -45,6 +53,33 @@ func parseCaddyfile(h httpcaddyfile.Helper) (caddyhttp.MiddlewareHandler, error)
 // provisioning, so a JSON config gets the same checks and `caddy validate`
 // reports them with the subdirective's name.
 func (h *TokenHandler) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
+	return unmarshalBlock(d, func(sub string) (func(*caddyfile.Dispenser) error, bool) {
+		parse, ok := subdirectives[sub]
+		return func(d *caddyfile.Dispenser) error { return parse(h, d) }, ok
+	})
+}
+
+// UnmarshalCaddyfile sets up the server from Caddyfile tokens: every
+// subdirective of oauth2_token, plus
+//
+//	oauth2_server [<matcher>] {
+//	    base_path         <path>
+//	    verification_key  <path>...
+//	    key_rotation      <duration>|off
+//	}
+func (h *ServerHandler) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
+	return unmarshalBlock(d, func(sub string) (func(*caddyfile.Dispenser) error, bool) {
+		if parse, ok := serverSubdirectives[sub]; ok {
+			return func(d *caddyfile.Dispenser) error { return parse(h, d) }, true
+		}
+		parse, ok := subdirectives[sub]
+		return func(d *caddyfile.Dispenser) error { return parse(&h.TokenHandler, d) }, ok
+	})
+}
+
+// unmarshalBlock parses a directive without arguments whose block holds
+// subdirectives, each at most once, with the parser lookup finds for it.
+func unmarshalBlock(d *caddyfile.Dispenser, lookup func(sub string) (func(*caddyfile.Dispenser) error, bool)) error {
 	d.Next() // directive name
 	if d.NextArg() {
 		return d.ArgErr()
@@ -52,7 +87,7 @@ func (h *TokenHandler) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 	seen := map[string]bool{}
 	for d.NextBlock(0) {
 		sub := d.Val()
-		parse, ok := subdirectives[sub]
+		parse, ok := lookup(sub)
 		if !ok {
 			return d.Errf("unknown subdirective %q", sub)
 		}
@@ -60,7 +95,7 @@ func (h *TokenHandler) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 			return d.Errf("%s: given more than once", sub)
 		}
 		seen[sub] = true
-		if err := parse(h, d); err != nil {
+		if err := parse(d); err != nil {
 			return d.Errf("%s: %v", sub, err)
 		}
 	}
@@ -95,13 +130,8 @@ var subdirectives = map[string]func(h *TokenHandler, d *caddyfile.Dispenser) err
 		h.RefreshTokenTTL, err = durationArg(d)
 		return err
 	},
-	"purge_interval": func(h *TokenHandler, d *caddyfile.Dispenser) error {
-		arg, err := oneArg(d)
-		if err == nil && arg == "off" {
-			h.PurgeInterval = -1
-		} else if err == nil {
-			h.PurgeInterval, err = parseDuration(arg)
-		}
+	"purge_interval": func(h *TokenHandler, d *caddyfile.Dispenser) (err error) {
+		h.PurgeInterval, err = durationOrOff(d)
 		return err
 	},
 	"grants": func(h *TokenHandler, d *caddyfile.Dispenser) (err error) { h.Grants, err = someArgs(d); return err },
@@ -110,6 +140,19 @@ var subdirectives = map[string]func(h *TokenHandler, d *caddyfile.Dispenser) err
 		return err
 	},
 	"repository": func(h *TokenHandler, d *caddyfile.Dispenser) error { return h.unmarshalRepository(d) },
+}
+
+// serverSubdirectives are the subdirectives only oauth2_server has.
+var serverSubdirectives = map[string]func(h *ServerHandler, d *caddyfile.Dispenser) error{
+	"base_path": func(h *ServerHandler, d *caddyfile.Dispenser) (err error) { h.BasePath, err = oneArg(d); return err },
+	"verification_key": func(h *ServerHandler, d *caddyfile.Dispenser) (err error) {
+		h.VerificationKeys, err = someArgs(d)
+		return err
+	},
+	"key_rotation": func(h *ServerHandler, d *caddyfile.Dispenser) (err error) {
+		h.KeyRotation, err = durationOrOff(d)
+		return err
+	},
 }
 
 func (h *TokenHandler) unmarshalRepository(d *caddyfile.Dispenser) error {
@@ -188,6 +231,19 @@ func durationArg(d *caddyfile.Dispenser) (caddy.Duration, error) {
 	return parseDuration(s)
 }
 
+// durationOrOff parses a duration or "off", which the JSON form writes as
+// a negative duration.
+func durationOrOff(d *caddyfile.Dispenser) (caddy.Duration, error) {
+	arg, err := oneArg(d)
+	if err != nil {
+		return 0, err
+	}
+	if arg == "off" {
+		return -1, nil
+	}
+	return parseDuration(arg)
+}
+
 // parseDuration parses a duration argument. Zero and negative durations are
 // refused here, not at provisioning, because in the JSON form they mean
 // something else: zero is "the default" and a negative purge_interval "off".
@@ -202,5 +258,8 @@ func parseDuration(s string) (caddy.Duration, error) {
 	return caddy.Duration(dur), nil
 }
 
-// Interface guard
-var _ caddyfile.Unmarshaler = (*TokenHandler)(nil)
+// Interface guards
+var (
+	_ caddyfile.Unmarshaler = (*TokenHandler)(nil)
+	_ caddyfile.Unmarshaler = (*ServerHandler)(nil)
+)

@@ -71,6 +71,40 @@ func TestUnmarshalCaddyfile_PurgeOff(t *testing.T) {
 	assert.Negative(t, h.PurgeInterval)
 }
 
+func TestUnmarshalCaddyfile_Server(t *testing.T) {
+	var h ServerHandler
+	require.NoError(t, h.UnmarshalCaddyfile(caddyfile.NewTestDispenser(`oauth2_server {
+		issuer https://auth.example.com
+		access_token_ttl 5m
+		base_path /auth
+		verification_key next.pem old.pub.pem
+		key_rotation 7d
+	}`)))
+	assert.Equal(t, "https://auth.example.com", h.Issuer, "the token endpoint's subdirectives")
+	assert.Equal(t, caddy.Duration(5*time.Minute), h.AccessTokenTTL)
+	assert.Equal(t, "/auth", h.BasePath)
+	assert.Equal(t, []string{"next.pem", "old.pub.pem"}, h.VerificationKeys)
+	assert.Equal(t, caddy.Duration(7*24*time.Hour), h.KeyRotation)
+
+	var off ServerHandler
+	require.NoError(t, off.UnmarshalCaddyfile(caddyfile.NewTestDispenser("oauth2_server {\n\tkey_rotation off\n}")))
+	assert.Negative(t, off.KeyRotation)
+
+	var token TokenHandler
+	err := token.UnmarshalCaddyfile(caddyfile.NewTestDispenser("oauth2_token {\n\tbase_path /auth\n}"))
+	assert.ErrorContains(t, err, `unknown subdirective "base_path"`, "oauth2_token has only the token endpoint")
+
+	for input, want := range map[string]string{
+		"oauth2_server {\n\tkey_rotation sometimes\n}":       "key_rotation",
+		"oauth2_server {\n\tbase_path\n}":                    "base_path",
+		"oauth2_server {\n\tverification_key\n}":             "verification_key",
+		"oauth2_server {\n\tbase_path /a\n\tbase_path /b\n}": "more than once",
+	} {
+		var h ServerHandler
+		assert.ErrorContains(t, h.UnmarshalCaddyfile(caddyfile.NewTestDispenser(input)), want)
+	}
+}
+
 func TestUnmarshalCaddyfile_Errors(t *testing.T) {
 	tests := []struct {
 		name, input string
@@ -121,12 +155,21 @@ func TestCaddyfileAdapt(t *testing.T) {
 			adapted, _, err := caddyconfig.GetAdapter("caddyfile").Adapt([]byte(input), nil)
 			require.NoError(t, err)
 			for _, raw := range handlerConfigs(t, adapted) {
-				var h TokenHandler
-				require.NoError(t, json.Unmarshal(raw, &h))
-				again, err := json.Marshal(struct {
+				var probe struct {
 					Handler string `json:"handler"`
-					*TokenHandler
-				}{"oauth2_token", &h})
+				}
+				require.NoError(t, json.Unmarshal(raw, &probe))
+				var h any = new(TokenHandler)
+				if probe.Handler == "oauth2_server" {
+					h = new(ServerHandler)
+				}
+				require.NoError(t, json.Unmarshal(raw, h))
+				again, err := json.Marshal(h)
+				require.NoError(t, err)
+				var fields map[string]any
+				require.NoError(t, json.Unmarshal(again, &fields))
+				fields["handler"] = probe.Handler
+				again, err = json.Marshal(fields)
 				require.NoError(t, err)
 				assert.JSONEq(t, string(raw), string(again))
 			}
@@ -134,7 +177,8 @@ func TestCaddyfileAdapt(t *testing.T) {
 	}
 }
 
-// handlerConfigs digs every oauth2_token handler out of an adapted config.
+// handlerConfigs digs every oauth2_token and oauth2_server handler out of an
+// adapted config.
 func handlerConfigs(t *testing.T, adapted []byte) []json.RawMessage {
 	t.Helper()
 	var found []json.RawMessage
@@ -142,7 +186,7 @@ func handlerConfigs(t *testing.T, adapted []byte) []json.RawMessage {
 	walk = func(v any) {
 		switch v := v.(type) {
 		case map[string]any:
-			if v["handler"] == "oauth2_token" {
+			if v["handler"] == "oauth2_token" || v["handler"] == "oauth2_server" {
 				raw, err := json.Marshal(v)
 				require.NoError(t, err)
 				found = append(found, raw)
@@ -160,7 +204,7 @@ func handlerConfigs(t *testing.T, adapted []byte) []json.RawMessage {
 	var cfg any
 	require.NoError(t, json.Unmarshal(adapted, &cfg))
 	walk(cfg)
-	require.NotEmpty(t, found, "no oauth2_token handler in the adapted config")
+	require.NotEmpty(t, found, "no oauth2_token or oauth2_server handler in the adapted config")
 	return found
 }
 

@@ -47,6 +47,14 @@ type settings struct {
 
 	grants       []string
 	defaultScope []string
+
+	// keyRotation is how often generated keys rotate; zero: never.
+	keyRotation time.Duration
+	// keyLead is how long a generated key is published before it signs.
+	keyLead time.Duration
+	// verificationKeys are the paths of keys published but never used to
+	// sign.
+	verificationKeys []string
 }
 
 // resolve resolves placeholders, applies defaults and checks every setting
@@ -56,7 +64,15 @@ type settings struct {
 // the first.
 func (h *TokenHandler) resolve(repl *caddy.Replacer) (*settings, error) {
 	var p problems
+	s := h.resolveInto(repl, &p)
+	return s, errors.Join(p...)
+}
+
+// resolveInto is resolve for the settings oauth2_token and oauth2_server
+// share, recording mistakes in p.
+func (h *TokenHandler) resolveInto(repl *caddy.Replacer, p *problems) *settings {
 	s := &settings{
+		keyLead:       keyLead(),
 		accessTTL:     orDefault(h.AccessTokenTTL, DefaultAccessTokenTTL),
 		refreshTTL:    orDefault(h.RefreshTokenTTL, DefaultRefreshTokenTTL),
 		purgeInterval: orDefault(h.PurgeInterval, DefaultPurgeInterval),
@@ -66,8 +82,8 @@ func (h *TokenHandler) resolve(repl *caddy.Replacer) (*settings, error) {
 	if len(s.grants) == 0 {
 		s.grants = grants.Default()
 	}
-	h.resolveClaims(repl, s, &p)
-	h.resolveKeys(repl, s, &p)
+	h.resolveClaims(repl, s, p)
+	h.resolveKeys(repl, s, p)
 
 	p.add("access_token_ttl", grants.CheckLifetime(s.accessTTL))
 	p.add("refresh_token_ttl", grants.CheckLifetime(s.refreshTTL))
@@ -86,7 +102,7 @@ func (h *TokenHandler) resolve(repl *caddy.Replacer) (*settings, error) {
 	} else {
 		p.add("repository", repo.check(repl))
 	}
-	return s, errors.Join(p...)
+	return s
 }
 
 // problems collects the mistakes of a configuration, each prefixed with its

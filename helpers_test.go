@@ -23,6 +23,19 @@ import (
 // the changes applied to its config.
 func provisionedHandler(tb testing.TB, changes ...func(*TokenHandler)) *TokenHandler {
 	tb.Helper()
+	config := handlerConfig(tb)
+	for _, change := range changes {
+		change(&config)
+	}
+	h, err := loadHandler(tb, config)
+	require.NoError(tb, err)
+	return h
+}
+
+// handlerConfig is provisionedHandler's configuration: an ES256 key file, a
+// definitions file and SQLite token state in a temp dir.
+func handlerConfig(tb testing.TB) TokenHandler {
+	tb.Helper()
 	dir := tb.TempDir()
 	keyPath := writeKeyFile(tb, dir)
 
@@ -40,18 +53,12 @@ func provisionedHandler(tb testing.TB, changes ...func(*TokenHandler)) *TokenHan
 	repo, err := json.Marshal(map[string]any{"backend": "file", "path": defsPath,
 		"tokens": map[string]string{"driver": "sqlite", "dsn": filepath.Join(dir, "tokens.db")}})
 	require.NoError(tb, err)
-	config := TokenHandler{
+	return TokenHandler{
 		PrivateKey:    keyPath,
 		EncryptionKey: strings.Repeat("k", 32),
 		Grants:        []string{"password", "refresh_token", "client_credentials"},
 		RepositoryRaw: repo,
 	}
-	for _, change := range changes {
-		change(&config)
-	}
-	h, err := loadHandler(tb, config)
-	require.NoError(tb, err)
-	return h
 }
 
 // loadHandler loads config as Caddy loads a handler: decoded from its JSON

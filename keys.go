@@ -2,7 +2,6 @@ package caddyoauth2
 
 import (
 	"context"
-	"crypto"
 	"crypto/rand"
 	"encoding/base64"
 	"errors"
@@ -14,16 +13,18 @@ import (
 	"github.com/caddyserver/caddy/v2"
 	"go.uber.org/zap"
 
+	"github.com/caddy-oauth2/caddy-oauth2/grants"
+	"github.com/caddy-oauth2/caddy-oauth2/keyset"
 	"github.com/caddy-oauth2/caddy-oauth2/tokens"
 )
 
 // Storage keys of the secrets the handler generates when the configuration names
 // none. Every instance that shares Caddy's storage shares these, so tokens issued
 // by one instance are accepted by the others, and a restart keeps them.
+// The signing keys are kept by package keyset, under the same lock.
 const (
-	signingKeyStorageKey    = "oauth2/signing_key.pem"
 	encryptionKeyStorageKey = "oauth2/encryption_key"
-	keysLockName            = "oauth2_keys"
+	keysLockName            = keyset.LockName
 )
 
 // lockTimeout bounds how long provisioning waits for the storage lock.
@@ -32,34 +33,99 @@ const lockTimeout = 30 * time.Second
 // maxKeyFileSize bounds how much of a key file is read; a PEM key is a few KiB.
 const maxKeyFileSize = 1 << 20
 
-// loadSigner reads the configured private key file or, without one, loads the
-// key kept in Caddy's storage, creating it the first time.
-func loadSigner(ctx caddy.Context, cfg *settings) (*tokens.Signer, error) {
-	var key crypto.Signer
-	if cfg.privateKeyFile == "" {
-		pemData, err := storedSecret(ctx, signingKeyStorageKey, func() ([]byte, error) {
-			k, err := tokens.GenerateKey()
-			if err != nil {
-				return nil, err
-			}
-			return tokens.MarshalPrivateKey(k)
-		})
-		if err != nil {
-			return nil, err
-		}
-		if key, err = tokens.ParsePrivateKey(pemData, nil); err != nil {
-			return nil, fmt.Errorf("key in storage at %s: %w", signingKeyStorageKey, err)
-		}
-	} else {
+// keyLeadEnv shortens how long a generated key is published before it
+// signs, for the tests that watch a rotation happen between real Caddy
+// processes. It is read at provisioning and logged; never set it in
+// production.
+const keyLeadEnv = "CADDY_OAUTH2_TEST_KEY_LEAD"
+
+// keyLead is how long a generated key is published before it signs.
+func keyLead() time.Duration {
+	if d, err := time.ParseDuration(os.Getenv(keyLeadEnv)); err == nil && d > 0 {
+		return d
+	}
+	return keyset.DefaultLead
+}
+
+// keyRefreshInterval is how often each instance re-reads the key set from
+// storage: at least once a minute, so that instances agree on the signing
+// key within a minute of an activation, and four times per lead when a test
+// shortens it.
+func keyRefreshInterval(lead time.Duration) time.Duration {
+	return min(time.Minute, lead/4)
+}
+
+// keySource is a handler's keys: the set in force now, and through it the
+// key that signs and the keys that verify.
+type keySource interface {
+	grants.Keys
+	Current() *keyset.Set
+}
+
+// loadKeys builds the handler's keys. A configured private key file signs
+// and never rotates; without one, the key set kept in Caddy's storage is
+// followed (created the first time) and, with a key rotation, rotated. The
+// verification keys are published beside either.
+func loadKeys(ctx caddy.Context, cfg *settings) (keySource, error) {
+	verification, err := loadVerificationKeys(cfg.verificationKeys)
+	if err != nil {
+		return nil, fmt.Errorf("verification_key: %w", err)
+	}
+	if cfg.privateKeyFile != "" {
 		pemData, err := readKeyFile(ctx.Logger(), cfg.privateKeyFile)
 		if err != nil {
+			return nil, fmt.Errorf("private_key: %w", err)
+		}
+		key, err := tokens.ParsePrivateKey(pemData, cfg.passphrase)
+		if err != nil {
+			return nil, fmt.Errorf("private_key: %s: %w", cfg.privateKeyFile, err)
+		}
+		signer, err := tokens.NewSigner(key)
+		if err != nil {
+			return nil, fmt.Errorf("private_key: %s: %w", cfg.privateKeyFile, err)
+		}
+		return keyset.Static(signer, verification), nil
+	}
+
+	if cfg.keyLead != keyset.DefaultLead {
+		ctx.Logger().Warn("signing key schedule shortened for testing", zap.String("env", keyLeadEnv), zap.Duration("lead", cfg.keyLead))
+	}
+	m, err := keyset.Open(ctx, ctx.Storage(), keyset.Options{
+		Schedule: keyset.Schedule{
+			Rotation: cfg.keyRotation,
+			Lead:     cfg.keyLead,
+			Keep:     cfg.accessTTL + cfg.keyLead,
+		},
+		Verification: verification,
+		Logger:       ctx.Logger(),
+	})
+	if err != nil {
+		return nil, fmt.Errorf("private_key: the key set in Caddy's storage: %w", err)
+	}
+	go m.Run(ctx, keyRefreshInterval(cfg.keyLead))
+	return m, nil
+}
+
+// loadVerificationKeys reads the keys published for verification only:
+// public keys, or private keys whose public half is published.
+func loadVerificationKeys(paths []string) ([]*tokens.Verifier, error) {
+	var out []*tokens.Verifier
+	for _, path := range paths {
+		data, err := readPublicKeyFile(path)
+		if err != nil {
 			return nil, err
 		}
-		if key, err = tokens.ParsePrivateKey(pemData, cfg.passphrase); err != nil {
-			return nil, fmt.Errorf("%s: %w", cfg.privateKeyFile, err)
+		pub, err := tokens.ParsePublicKey(data)
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", path, err)
 		}
+		v, err := tokens.NewVerifier(pub)
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", path, err)
+		}
+		out = append(out, v)
 	}
-	return tokens.NewSigner(key)
+	return out, nil
 }
 
 // loadSealer builds the refresh-token sealer from the configured encryption
@@ -119,6 +185,19 @@ func storedSecret(ctx caddy.Context, key string, generate func() ([]byte, error)
 	}
 	ctx.Logger().Info("generated and stored a new secret", zap.String("storage_key", key))
 	return data, nil
+}
+
+// readPublicKeyFile reads a verification key file, bounded like a private
+// key file's read.
+func readPublicKeyFile(path string) ([]byte, error) {
+	info, err := os.Stat(path)
+	if err != nil {
+		return nil, err
+	}
+	if !info.Mode().IsRegular() || info.Size() > maxKeyFileSize {
+		return nil, fmt.Errorf("%s is not a regular file of at most %d bytes", path, maxKeyFileSize)
+	}
+	return os.ReadFile(path)
 }
 
 // readKeyFile reads a PEM key file and, like league's CryptKey, warns when other

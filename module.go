@@ -18,6 +18,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/caddy-oauth2/caddy-oauth2/grants"
+	"github.com/caddy-oauth2/caddy-oauth2/repos"
 	"github.com/caddy-oauth2/caddy-oauth2/secrets"
 )
 
@@ -90,8 +91,10 @@ type TokenHandler struct {
 	// backend with SQLite at <caddy data dir>/oauth2/oauth2.db.
 	RepositoryRaw json.RawMessage `json:"repository,omitempty" caddy:"namespace=http.oauth2.repositories inline_key=backend"`
 
-	server *grants.Server
-	logger *zap.Logger
+	server      *grants.Server
+	keys        keySource
+	definitions repos.Definitions
+	logger      *zap.Logger
 }
 
 // CaddyModule returns the Caddy module information.
@@ -112,16 +115,23 @@ func (h *TokenHandler) Provision(ctx caddy.Context) error {
 	if err != nil {
 		return err
 	}
+	return h.provision(ctx, cfg)
+}
 
+// provision opens what cfg names and builds the grant server: the part of
+// provisioning oauth2_token and oauth2_server share.
+func (h *TokenHandler) provision(ctx caddy.Context, cfg *settings) error {
 	repo, err := h.loadRepository(ctx)
 	if err != nil {
 		return fmt.Errorf("repository: %w", err)
 	}
 	defs, store := repo.Repository()
-	signer, err := loadSigner(ctx, cfg)
+	h.definitions = defs
+	keys, err := loadKeys(ctx, cfg)
 	if err != nil {
-		return fmt.Errorf("private_key: %w", err)
+		return err
 	}
+	h.keys = keys
 	sealer, err := loadSealer(ctx, cfg)
 	if err != nil {
 		return fmt.Errorf("encryption_key: %w", err)
@@ -135,7 +145,7 @@ func (h *TokenHandler) Provision(ctx caddy.Context) error {
 		RefreshTokenTTL: cfg.refreshTTL,
 		Grants:          cfg.grants,
 		DefaultScope:    cfg.defaultScope,
-		Signer:          signer,
+		Keys:            keys,
 		Sealer:          sealer,
 		Definitions:     defs,
 		Tokens:          store,
@@ -148,9 +158,9 @@ func (h *TokenHandler) Provision(ctx caddy.Context) error {
 	if p, ok := store.(purger); ok && cfg.purgeInterval > 0 {
 		go purge(ctx, h.logger, p, cfg.purgeInterval, cfg.accessTTL, realClock{})
 	}
-	h.logger.Info("oauth2 token endpoint ready",
-		zap.String("algorithm", signer.Algorithm()),
-		zap.String("kid", signer.KeyID()),
+	h.logger.Info("oauth2 server ready",
+		zap.String("algorithm", keys.Signer().Algorithm()),
+		zap.String("kid", keys.Signer().KeyID()),
 		zap.Strings("grants", cfg.grants))
 	return nil
 }

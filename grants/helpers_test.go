@@ -14,6 +14,7 @@ import (
 	"golang.org/x/crypto/bcrypt"
 
 	"github.com/caddy-oauth2/caddy-oauth2/grants"
+	"github.com/caddy-oauth2/caddy-oauth2/keyset"
 	"github.com/caddy-oauth2/caddy-oauth2/repos"
 	reposql "github.com/caddy-oauth2/caddy-oauth2/repos/sql"
 	"github.com/caddy-oauth2/caddy-oauth2/secrets"
@@ -190,7 +191,7 @@ func newEnv(t testing.TB, opts ...func(*grants.Config)) *env {
 		RefreshTokenTTL: refreshTTL,
 		Grants:          []string{repos.GrantRefreshToken, repos.GrantPassword, repos.GrantClientCredentials},
 		DefaultScope:    []string{"profile"},
-		Signer:          e.signer,
+		Keys:            keyset.Static(e.signer, nil),
 		Sealer:          sealer,
 		Definitions:     store,
 		Tokens:          e.spy,

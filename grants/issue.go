@@ -59,7 +59,7 @@ func (s *Server) issue(r *Request, is issuance, now time.Time) (*issued, *Error)
 		Expiry:   now.Add(s.cfg.AccessTokenTTL),
 		ID:       tokens.NewID(),
 	}
-	jwt, err := s.cfg.Signer.Mint(claims)
+	jwt, err := s.cfg.Keys.Signer().Mint(claims)
 	if err != nil {
 		return nil, ServerError(fmt.Errorf("minting access token: %w", err))
 	}

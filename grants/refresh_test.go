@@ -12,6 +12,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/caddy-oauth2/caddy-oauth2/grants"
+	"github.com/caddy-oauth2/caddy-oauth2/keyset"
 	"github.com/caddy-oauth2/caddy-oauth2/repos"
 	"github.com/caddy-oauth2/caddy-oauth2/tokens"
 )
@@ -243,7 +244,7 @@ func TestRefresh_StoreRefusalsMapToInvalidGrant(t *testing.T) {
 			rt := e.login(t, "read").RefreshToken
 			s, err := grants.NewServer(grants.Config{
 				AccessTokenTTL: accessTTL, RefreshTokenTTL: refreshTTL,
-				Signer: e.signer, Sealer: e.sealer, Definitions: e.store,
+				Keys: keyset.Static(e.signer, nil), Sealer: e.sealer, Definitions: e.store,
 				Tokens:  stubRotate{TokenStore: e.store, err: tt.err},
 				Secrets: secretsFor(e), Now: e.clock.Now,
 			})

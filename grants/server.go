@@ -83,8 +83,9 @@ type Config struct {
 	// DefaultScope is granted when a request names no scope and the client
 	// has no default of its own.
 	DefaultScope []string
-	// Signer mints the access tokens.
-	Signer *tokens.Signer
+	// Keys sign the access tokens and verify the ones presented for
+	// revocation or introspection.
+	Keys Keys
 	// Sealer seals refresh tokens; required only when refresh_token is enabled.
 	Sealer *tokens.Sealer
 	// Definitions looks up clients, users and scopes on every request, so
@@ -96,6 +97,16 @@ type Config struct {
 	Secrets *secrets.Verifier
 	// Now is the clock; nil: time.Now. Tests inject one instead of sleeping.
 	Now func() time.Time
+}
+
+// Keys are the access tokens' keys: a fixed set, or one that rotates
+// (keyset.Manager). Both methods are called on every request that needs
+// them, so a rotation takes effect at once.
+type Keys interface {
+	// Signer returns the key that signs now.
+	Signer() *tokens.Signer
+	// Verifier returns the published key with this kid, or nil.
+	Verifier(kid string) *tokens.Verifier
 }
 
 // Server answers token requests. It is safe for concurrent use.
@@ -148,8 +159,8 @@ func NewServer(cfg Config) (*Server, error) {
 			errs = append(errs, errors.New("refresh tokens need a sealer (encryption key)"))
 		}
 	}
-	if cfg.Signer == nil {
-		errs = append(errs, errors.New("missing access token signer"))
+	if cfg.Keys == nil {
+		errs = append(errs, errors.New("missing access token signer (keys)"))
 	}
 	if cfg.Definitions == nil {
 		errs = append(errs, errors.New("missing definitions repository"))

@@ -11,6 +11,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/caddy-oauth2/caddy-oauth2/grants"
+	"github.com/caddy-oauth2/caddy-oauth2/keyset"
 	"github.com/caddy-oauth2/caddy-oauth2/repos"
 	"github.com/caddy-oauth2/caddy-oauth2/secrets"
 	"github.com/caddy-oauth2/caddy-oauth2/tokens"
@@ -21,7 +22,7 @@ func TestNewServer_RejectsBadConfig(t *testing.T) {
 	valid := func() grants.Config {
 		return grants.Config{
 			AccessTokenTTL: time.Hour, RefreshTokenTTL: time.Hour,
-			Signer: e.signer, Sealer: e.sealer, Definitions: e.store, Tokens: e.store,
+			Keys: keyset.Static(e.signer, nil), Sealer: e.sealer, Definitions: e.store, Tokens: e.store,
 			Secrets: secrets.New(e.comparer, nil, nil, 0),
 		}
 	}
@@ -40,7 +41,7 @@ func TestNewServer_RejectsBadConfig(t *testing.T) {
 		{"no sealer nor refresh TTL needed without refresh", func(c *grants.Config) {
 			c.Grants, c.Sealer, c.RefreshTokenTTL = []string{repos.GrantClientCredentials}, nil, 0
 		}, ""},
-		{"no signer", func(c *grants.Config) { c.Signer = nil }, "signer"},
+		{"no signer", func(c *grants.Config) { c.Keys = nil }, "signer"},
 		{"no definitions", func(c *grants.Config) { c.Definitions = nil }, "definitions"},
 		{"no token store", func(c *grants.Config) { c.Tokens = nil }, "token store"},
 		{"no secrets", func(c *grants.Config) { c.Secrets = nil }, "secrets"},

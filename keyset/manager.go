@@ -310,3 +310,9 @@ func withLock(ctx context.Context, storage Storage, f func() ([]byte, error)) ([
 	defer func() { _ = storage.Unlock(context.WithoutCancel(ctx), LockName) }()
 	return f()
 }
+
+// Signer returns the key that signs now: the current set's.
+func (m *Manager) Signer() *tokens.Signer { return m.Current().Signer() }
+
+// Verifier returns the current set's published key with this kid, or nil.
+func (m *Manager) Verifier(kid string) *tokens.Verifier { return m.Current().Verifier(kid) }

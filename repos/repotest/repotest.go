@@ -18,5 +18,6 @@ type NewBackend func(t *testing.T, fixture Fixture) (repos.Definitions, repos.To
 // Run runs the conformance suite, one fresh backend per subtest.
 func Run(t *testing.T, newBackend NewBackend) {
 	t.Run("Definitions", func(t *testing.T) { runDefinitions(t, newBackend) })
+	t.Run("Catalog", func(t *testing.T) { runCatalog(t, newBackend) })
 	t.Run("Tokens", func(t *testing.T) { runTokens(t, newBackend) })
 }
