@@ -22,7 +22,7 @@ func TestClientCredentials_IssuesAccessTokenForTheClientOnly(t *testing.T) {
 	assert.Equal(t, "svc", c.ClientID)
 	assert.Equal(t, []string{"svc"}, c.Audience)
 
-	_, err := e.store.AccessTokenRevoked(context.Background(), c.ID)
+	_, err := e.store.AccessToken(context.Background(), c.ID)
 	require.ErrorIs(t, err, repos.ErrNotFound, "a token of no family is not recorded")
 }
 

@@ -151,9 +151,9 @@ type spyStore struct {
 	rotations atomic.Int64
 }
 
-func (s *spyStore) Rotate(ctx context.Context, oldID string, now time.Time, next repos.RefreshToken) error {
+func (s *spyStore) Rotate(ctx context.Context, r repos.Rotation) (repos.RefreshToken, error) {
 	s.rotations.Add(1)
-	return s.TokenStore.Rotate(ctx, oldID, now, next)
+	return s.TokenStore.Rotate(ctx, r)
 }
 
 // env is a Server over a real SQLite store in a temporary directory.

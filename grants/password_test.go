@@ -26,9 +26,9 @@ func TestPassword_IssuesAccessAndRefreshTokenForTheUser(t *testing.T) {
 	assert.Equal(t, []string{"read", "write"}, p.Scopes)
 
 	// Both are recorded, the access token with the refresh token.
-	revoked, err := e.store.AccessTokenRevoked(context.Background(), c.ID)
+	state, err := e.store.AccessToken(context.Background(), c.ID)
 	require.NoError(t, err)
-	assert.False(t, revoked)
+	assert.False(t, state.Revoked)
 	used, revokedRT := e.refreshState(t, resp.RefreshToken)
 	assert.False(t, used)
 	assert.False(t, revokedRT)
@@ -68,10 +68,10 @@ func TestPassword_RefreshTokenOnlyWhenClientAndServerAllowIt(t *testing.T) {
 			// The access token is recorded with its refresh token, so that a
 			// replay can revoke it; without one it belongs to no family and
 			// is not recorded at all.
-			revoked, err := e.store.AccessTokenRevoked(context.Background(), e.claims(t, resp.AccessToken).ID)
+			state, err := e.store.AccessToken(context.Background(), e.claims(t, resp.AccessToken).ID)
 			if tt.wantRefresh {
 				require.NoError(t, err)
-				assert.False(t, revoked)
+				assert.False(t, state.Revoked)
 			} else {
 				assert.ErrorIs(t, err, repos.ErrNotFound, "an access token of no family is not recorded")
 			}

@@ -76,7 +76,8 @@ func (s *Server) refresh(ctx context.Context, r *Request, client *repos.Client, 
 	// exactly one gets here, and a token already consumed is a replay that
 	// revokes its family, the access tokens recorded in it included. issue was
 	// asked for a refresh token, so out.refresh is set.
-	if err := s.cfg.Tokens.Rotate(ctx, payload.ID, now, *out.refresh); err != nil {
+	rotation := repos.Rotation{OldID: payload.ID, Now: now, Next: *out.refresh}
+	if _, err := s.cfg.Tokens.Rotate(ctx, rotation); err != nil {
 		return nil, rotateError(err)
 	}
 	return out.response, nil

@@ -38,9 +38,9 @@ func TestRefresh_RotatesToken(t *testing.T) {
 	c := e.claims(t, second.AccessToken)
 	assert.Equal(t, "u-alice", c.Subject)
 	assert.Equal(t, t0.Add(time.Minute), c.IssuedAt.UTC())
-	revoked, err := e.store.AccessTokenRevoked(context.Background(), c.ID)
+	state, err := e.store.AccessToken(context.Background(), c.ID)
 	require.NoError(t, err, "the new access token is recorded with the successor")
-	assert.False(t, revoked)
+	assert.False(t, state.Revoked)
 
 	used, _ := e.refreshState(t, first.RefreshToken)
 	assert.True(t, used, "the presented token is consumed")
@@ -65,9 +65,9 @@ func TestRefresh_ReplayRevokesFamily(t *testing.T) {
 	wantError(t, oerr, grants.CodeInvalidGrant, "Token has been revoked")
 	assert.ErrorIs(t, oerr, repos.ErrTokenRevoked)
 	for _, at := range []string{first.AccessToken, second.AccessToken} {
-		revoked, err := e.store.AccessTokenRevoked(context.Background(), e.claims(t, at).ID)
+		state, err := e.store.AccessToken(context.Background(), e.claims(t, at).ID)
 		require.NoError(t, err)
-		assert.True(t, revoked)
+		assert.True(t, state.Revoked)
 	}
 
 	// Another login is another family, untouched.
@@ -222,8 +222,8 @@ type stubRotate struct {
 	err error
 }
 
-func (s stubRotate) Rotate(context.Context, string, time.Time, repos.RefreshToken) error {
-	return s.err
+func (s stubRotate) Rotate(context.Context, repos.Rotation) (repos.RefreshToken, error) {
+	return repos.RefreshToken{}, s.err
 }
 
 func TestRefresh_StoreRefusalsMapToInvalidGrant(t *testing.T) {

@@ -42,6 +42,10 @@ type Client struct {
 	Grants       []string `json:"grants,omitempty"`
 	Scopes       []string `json:"scopes,omitempty"`
 	DefaultScope []string `json:"default_scope,omitempty"`
+	// Introspect lets the client introspect every token (RFC 7662), not only
+	// tokens issued to itself: a resource server that checks the tokens of
+	// every client needs it, and no other client should see them.
+	Introspect bool `json:"introspect,omitempty"`
 }
 
 // Confidential reports whether the client has a secret and must authenticate.
@@ -79,7 +83,9 @@ type Definitions interface {
 // tokens recorded in them with no further write. An access token issued without a
 // refresh token (client_credentials, or a client that may not refresh) is not
 // recorded at all: it belongs to no family a replay could revoke, and its short
-// lifetime is what bounds it.
+// lifetime is what bounds it, unless it is revoked on its own (DenyAccessToken).
+// The one access token of a family recorded on its own is that of a retry within
+// the reuse interval (Rotation), which hands out a successor already recorded.
 type RefreshToken struct {
 	ID        string
 	FamilyID  string
@@ -102,17 +108,24 @@ type TokenStore interface {
 	// recorded then.
 	Issue(ctx context.Context, refresh RefreshToken) error
 
-	// Rotate consumes the refresh token oldID and records its successor next, and
-	// with it the new access token named by next.AccessTokenID, all in one
-	// transaction. It succeeds only if oldID exists, is unused, unrevoked and not
-	// expired at now; of concurrent calls with one oldID exactly one succeeds.
-	// Otherwise it records nothing new and returns ErrNotFound, ErrTokenRevoked,
-	// ErrTokenExpired, or ErrTokenUsed after revoking oldID's whole family (replay).
-	// ErrDuplicate if next's ID or AccessTokenID is taken; oldID is left unused then.
-	// next.FamilyID must be oldID's family; otherwise Rotate fails and changes nothing.
-	// Rotate is idempotent: called again with the same next after it succeeded
-	// (its answer lost), it succeeds and changes nothing.
-	Rotate(ctx context.Context, oldID string, now time.Time, next RefreshToken) error
+	// Rotate consumes the refresh token r.OldID and records its successor
+	// r.Next, and with it the new access token named by r.Next.AccessTokenID,
+	// all in one transaction, and returns the successor recorded: r.Next, or
+	// on a retry within r.ReuseInterval the successor recorded before.
+	//
+	// It succeeds only if OldID exists, is unused, unrevoked and not expired
+	// at Now; of concurrent calls with one OldID exactly one consumes it.
+	// Otherwise it records nothing new and returns ErrNotFound,
+	// ErrTokenRevoked, ErrTokenExpired, or ErrTokenUsed after revoking
+	// OldID's whole family (replay), unless the call is a retry within the
+	// reuse interval (Rotation.ReuseInterval).
+	// ErrDuplicate if Next's ID or AccessTokenID is taken; OldID is left
+	// unused then. Next.FamilyID must be OldID's family; otherwise Rotate
+	// fails and changes nothing.
+	// Rotate is idempotent: called again with the same Rotation after it
+	// succeeded (its answer lost), it succeeds, returns what it returned the
+	// first time and changes nothing.
+	Rotate(ctx context.Context, r Rotation) (RefreshToken, error)
 
 	// RevokeFamily revokes every refresh token of the family and so every access
 	// token recorded with them. An unknown family is not an error.
@@ -122,9 +135,51 @@ type TokenStore interface {
 	// been used and whether it is revoked. ErrNotFound for an unknown id.
 	RefreshTokenState(ctx context.Context, id string) (used, revoked bool, err error)
 
-	// AccessTokenRevoked reports whether the access token with this jti was revoked,
-	// which it is when the refresh token it was issued with is. ErrNotFound when no
-	// refresh token records it: an unknown jti, or an access token issued without a
-	// refresh token, which nothing can revoke.
-	AccessTokenRevoked(ctx context.Context, id string) (bool, error)
+	// AccessToken reports the state of the access token with this jti:
+	// recorded with a refresh token (its AccessTokenID), issued by a
+	// reuse-interval retry, or denylisted (DenyAccessToken). ErrNotFound
+	// otherwise: an unknown jti, or an access token issued without a refresh
+	// token and never denied, which nothing has revoked.
+	AccessToken(ctx context.Context, jti string) (AccessTokenState, error)
+
+	// DenyAccessToken refuses the access token jti, which belongs to no
+	// family, until expiresAt, its expiry; AccessToken reports it revoked
+	// from then on. Denying it again is not an error.
+	DenyAccessToken(ctx context.Context, jti string, expiresAt time.Time) error
+
+	// RevokeFamilies revokes every family that has a refresh token of the
+	// given client or user (exactly one of the two is set) and returns how
+	// many families it revoked, not counting those revoked already. It is for
+	// operators (the command line), not for the request path: a backend may
+	// read every stored token to find them.
+	RevokeFamilies(ctx context.Context, by FamilyOwner) (int, error)
 }
+
+// Rotation is one refresh-token rotation.
+type Rotation struct {
+	OldID string       // the presented refresh token
+	Now   time.Time    // the time of the request; stored times are unix seconds
+	Next  RefreshToken // the successor the server minted
+	// ReuseInterval (DESIGN.md §5a; 0 = strict): within it after OldID was
+	// consumed, presenting OldID again returns OldID's recorded successor
+	// instead of being a replay, provided that successor is unused, unexpired
+	// and its family not revoked. Next.ID is not recorded then;
+	// Next.AccessTokenID is recorded as an access token of the family until
+	// AccessExpiresAt, so that revoking the family revokes it too. Within
+	// means that Now is before the time OldID was consumed plus
+	// ReuseInterval, both in whole unix seconds.
+	ReuseInterval time.Duration
+	// AccessExpiresAt is the expiry of Next's access token. It is required
+	// when ReuseInterval is set.
+	AccessExpiresAt time.Time
+}
+
+// AccessTokenState is what the store knows of an access token.
+type AccessTokenState struct {
+	FamilyID string // "" for an access token of no family (a denylisted jti)
+	Revoked  bool
+}
+
+// FamilyOwner names whose families RevokeFamilies revokes: a client's or a
+// user's. Exactly one field is set.
+type FamilyOwner struct{ ClientID, UserID string }

@@ -33,6 +33,16 @@ func CheckGrantType(name string) error {
 	return fmt.Errorf("unknown grant %q (want %s)", name, strings.Join(grantTypes, ", "))
 }
 
+// CheckIntrospect refuses the introspect permission on a public client: only
+// a confidential client may call the introspection endpoint (DESIGN.md §8), so
+// on a public one the permission would grant nothing and is a mistake.
+func CheckIntrospect(c *Client) error {
+	if c.Introspect && !c.Confidential() {
+		return errors.New("introspect is for confidential clients: a public client cannot call the introspection endpoint")
+	}
+	return nil
+}
+
 // MaxIDLength bounds client ids, user ids and usernames, in bytes: the MySQL
 // token store keeps a token's client and user in VARBINARY(255) columns, and
 // a longer id would fail every token write for that client rather than fail

@@ -189,6 +189,9 @@ func clientMembers(c *repos.Client) []member {
 			f = append(f, member{l.key, jsonList(l.list)})
 		}
 	}
+	if c.Introspect {
+		f = append(f, member{"introspect", "true"})
+	}
 	return f
 }
 

@@ -43,7 +43,7 @@ func TestEdit_MarshalLayout(t *testing.T) {
 			Document{
 				Scopes: []repos.Scope{{ID: "read", Description: "Read <all> & more"}, {ID: "write"}},
 				Clients: []repos.Client{
-					{ID: "web", Name: "Web", SecretHash: bcryptHash, Grants: []string{"refresh_token"}, Scopes: []string{}},
+					{ID: "web", Name: "Web", SecretHash: bcryptHash, Grants: []string{"refresh_token"}, Scopes: []string{}, Introspect: true},
 					{ID: "cli"},
 				},
 				Users: []repos.User{
@@ -62,7 +62,8 @@ func TestEdit_MarshalLayout(t *testing.T) {
       "name": "Web",
       "secret_hash": "` + bcryptHash + `",
       "grants": ["refresh_token"],
-      "scopes": []
+      "scopes": [],
+      "introspect": true
     },
     {
       "id": "cli"

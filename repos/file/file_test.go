@@ -60,7 +60,7 @@ func fixtureJSON(t *testing.T, f repotest.Fixture) []byte {
 	var clients, users []map[string]any
 	for _, c := range f.Clients {
 		clients = append(clients, lists(
-			map[string]any{"id": c.ID, "name": c.Name, "secret_hash": c.SecretHash},
+			map[string]any{"id": c.ID, "name": c.Name, "secret_hash": c.SecretHash, "introspect": c.Introspect},
 			map[string][]string{"grants": c.Grants, "scopes": c.Scopes, "default_scope": c.DefaultScope}))
 	}
 	for _, u := range f.Users {

@@ -50,6 +50,20 @@ func TestParse_DesignExample(t *testing.T) {
 	assert.Equal(t, &repos.Scope{ID: "write"}, s)
 }
 
+func TestParse_Introspect(t *testing.T) {
+	d, err := Parse([]byte(`{"clients": [
+		{"id": "rs", "secret_hash": "` + bcryptHash + `", "introspect": true},
+		{"id": "web", "secret_hash": "` + bcryptHash + `", "introspect": false},
+		{"id": "cli"}
+	]}`))
+	require.NoError(t, err)
+	for id, want := range map[string]bool{"rs": true, "web": false, "cli": false} {
+		c, err := d.Client(context.Background(), id)
+		require.NoError(t, err)
+		assert.Equal(t, want, c.Introspect, id)
+	}
+}
+
 func TestParse_MinimalDocuments(t *testing.T) {
 	for _, doc := range []string{`{}`, ` {"scopes": [], "clients": [], "users": []} `, `{"clients": null}`, "\xef\xbb\xbf{}"} {
 		_, err := Parse([]byte(doc))
@@ -115,6 +129,8 @@ func TestParse_RejectsMistakes(t *testing.T) {
 		{"default scope outside the client's", client(`"scopes": ["read"], "default_scope": ["write"]`), `default_scope[0]: scope "write" is not in the client's scopes`},
 		{"default scope with no scopes allowed", client(`"scopes": [], "default_scope": ["read"]`), `default_scope[0]: scope "read" is not in the client's scopes`},
 		{"plain-text secret", client(`"secret_hash": "hunter2hunter2"`), `clients[0] "web": secret_hash: not a bcrypt ($2a$, $2b$, $2y$) or argon2id ($argon2id$) hash`},
+		{"introspect on a public client", doc(`{"id": "cli", "introspect": true}`, okUser), `clients[0] "cli": introspect is for confidential clients`},
+		{"introspect not a boolean", client(`"introspect": "yes"`), "clients.introspect must be bool, not string"},
 
 		// Users.
 		{"user without id", doc(okClient, `{"username": "a", "password_hash": "`+bcryptHash+`"}`), `users[0] "": id is empty`},

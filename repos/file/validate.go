@@ -77,6 +77,9 @@ func validateClients(p *problems, clients []repos.Client, declared map[string]bo
 				p.add(entry, "secret_hash: %v", err)
 			}
 		}
+		if err := repos.CheckIntrospect(&c); err != nil {
+			p.add(entry, "%v", err)
+		}
 		checkList(p, entry, "grants", c.Grants, func(g string) string {
 			if err := repos.CheckGrantType(g); err != nil {
 				return err.Error()

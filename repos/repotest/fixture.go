@@ -31,6 +31,7 @@ func fixture() Fixture {
 				Grants:       []string{"password", "refresh_token"},
 				Scopes:       []string{"read", "write"},
 				DefaultScope: []string{"read"},
+				Introspect:   true,
 			},
 			{ID: "public", Name: "Public app"}, // nil lists: unrestricted
 			{

@@ -32,12 +32,12 @@ func runTokens(t *testing.T, newBackend NewBackend) {
 		r := tk.issue()
 		_, _, err := tk.store.RefreshTokenState(t.Context(), "nothing")
 		assert.ErrorIs(t, err, repos.ErrNotFound)
-		_, err = tk.store.AccessTokenRevoked(t.Context(), "nothing")
+		_, err = tk.store.AccessToken(t.Context(), "nothing")
 		assert.ErrorIs(t, err, repos.ErrNotFound)
 
 		// The two kinds of id are looked up apart: a refresh token's id is not
 		// the jti of an access token, nor the other way round.
-		_, err = tk.store.AccessTokenRevoked(t.Context(), r.ID)
+		_, err = tk.store.AccessToken(t.Context(), r.ID)
 		assert.ErrorIs(t, err, repos.ErrNotFound, "refresh id as a jti")
 		_, _, err = tk.store.RefreshTokenState(t.Context(), r.AccessTokenID)
 		assert.ErrorIs(t, err, repos.ErrNotFound, "jti as a refresh id")
@@ -84,14 +84,14 @@ func runTokens(t *testing.T, newBackend NewBackend) {
 		r1 := tk.issue()
 		r2 := newRefresh(r1.FamilyID)
 
-		require.NoError(t, tk.store.Rotate(t.Context(), r1.ID, now, r2))
+		require.NoError(t, tk.rotate(r1.ID, now, r2))
 		tk.assertRefresh(r1.ID, true, false)
 		tk.assertRefresh(r2.ID, false, false)
 		tk.assertAccess(r1.AccessTokenID, false)
 		tk.assertAccess(r2.AccessTokenID, false)
 
 		r3 := newRefresh(r1.FamilyID)
-		require.NoError(t, tk.store.Rotate(t.Context(), r2.ID, now.Add(time.Minute), r3), "successor rotates in turn")
+		require.NoError(t, tk.rotate(r2.ID, now.Add(time.Minute), r3), "successor rotates in turn")
 		tk.assertRefresh(r2.ID, true, false)
 		tk.assertAccess(r3.AccessTokenID, false)
 	})
@@ -102,11 +102,11 @@ func runTokens(t *testing.T, newBackend NewBackend) {
 		tk := newTokens(t, newBackend)
 		r1 := tk.issue()
 		r2 := newRefresh(r1.FamilyID)
-		require.NoError(t, tk.store.Rotate(t.Context(), r1.ID, now, r2))
+		require.NoError(t, tk.rotate(r1.ID, now, r2))
 		other := tk.issue()
 
 		r3 := newRefresh(r1.FamilyID)
-		err := tk.store.Rotate(t.Context(), r1.ID, now.Add(time.Minute), r3)
+		err := tk.rotate(r1.ID, now.Add(time.Minute), r3)
 		require.ErrorIs(t, err, repos.ErrTokenUsed)
 
 		tk.assertRefresh(r1.ID, true, true)
@@ -118,7 +118,7 @@ func runTokens(t *testing.T, newBackend NewBackend) {
 		tk.assertRefresh(other.ID, false, false)
 		tk.assertAccess(other.AccessTokenID, false)
 
-		err = tk.store.Rotate(t.Context(), r2.ID, now.Add(2*time.Minute), newRefresh(r1.FamilyID))
+		err = tk.rotate(r2.ID, now.Add(2*time.Minute), newRefresh(r1.FamilyID))
 		assert.ErrorIs(t, err, repos.ErrTokenRevoked, "the legitimate holder's successor is dead too")
 	})
 
@@ -126,7 +126,7 @@ func runTokens(t *testing.T, newBackend NewBackend) {
 		tk := newTokens(t, newBackend)
 		r1 := tk.issue()
 		r2 := newRefresh(r1.FamilyID)
-		require.NoError(t, tk.store.Rotate(t.Context(), r1.ID, now, r2))
+		require.NoError(t, tk.rotate(r1.ID, now, r2))
 		other := tk.issue()
 
 		require.NoError(t, tk.store.RevokeFamily(t.Context(), r1.FamilyID))
@@ -138,7 +138,7 @@ func runTokens(t *testing.T, newBackend NewBackend) {
 		tk.assertAccess(other.AccessTokenID, false)
 
 		r3 := newRefresh(r1.FamilyID)
-		err := tk.store.Rotate(t.Context(), r2.ID, now, r3)
+		err := tk.rotate(r2.ID, now, r3)
 		assert.ErrorIs(t, err, repos.ErrTokenRevoked)
 		tk.assertAccessAbsent(r3.AccessTokenID)
 		tk.assertRefreshAbsent(r3.ID)
@@ -153,7 +153,7 @@ func runTokens(t *testing.T, newBackend NewBackend) {
 	t.Run("RevokeFamilyReachesWholeChain", func(t *testing.T) {
 		replay := func(i int) func(tk *tokens, chain []repos.RefreshToken) error {
 			return func(tk *tokens, c []repos.RefreshToken) error {
-				err := tk.store.Rotate(tk.t.Context(), c[i].ID, now, newRefresh(c[i].FamilyID))
+				err := tk.rotate(c[i].ID, now, newRefresh(c[i].FamilyID))
 				if !errors.Is(err, repos.ErrTokenUsed) {
 					return fmt.Errorf("replay got %v, want ErrTokenUsed", err)
 				}
@@ -182,7 +182,7 @@ func runTokens(t *testing.T, newBackend NewBackend) {
 					tk.assertAccess(r.AccessTokenID, true)
 				}
 				live := chain[len(chain)-1]
-				err := tk.store.Rotate(t.Context(), live.ID, now, newRefresh(live.FamilyID))
+				err := tk.rotate(live.ID, now, newRefresh(live.FamilyID))
 				assert.ErrorIs(t, err, repos.ErrTokenRevoked, "the live token is dead")
 				for i, r := range otherChain {
 					tk.assertRefresh(r.ID, i < len(otherChain)-1, false)
@@ -201,7 +201,7 @@ func runTokens(t *testing.T, newBackend NewBackend) {
 		// back, and the successor's access token not recorded.
 		next := newRefresh(r1.FamilyID)
 		next.ID = taken.ID
-		require.ErrorIs(t, tk.store.Rotate(t.Context(), r1.ID, now, next), repos.ErrDuplicate)
+		require.ErrorIs(t, tk.rotate(r1.ID, now, next), repos.ErrDuplicate)
 		tk.assertRefresh(r1.ID, false, false)
 		tk.assertAccessAbsent(next.AccessTokenID)
 
@@ -209,7 +209,7 @@ func runTokens(t *testing.T, newBackend NewBackend) {
 		// successor itself is not recorded.
 		clash := newRefresh(r1.FamilyID)
 		clash.AccessTokenID = taken.AccessTokenID
-		require.ErrorIs(t, tk.store.Rotate(t.Context(), r1.ID, now, clash), repos.ErrDuplicate)
+		require.ErrorIs(t, tk.rotate(r1.ID, now, clash), repos.ErrDuplicate)
 		tk.assertRefresh(r1.ID, false, false)
 		tk.assertRefreshAbsent(clash.ID)
 
@@ -217,14 +217,14 @@ func runTokens(t *testing.T, newBackend NewBackend) {
 		// touched.
 		blank := newRefresh(r1.FamilyID)
 		blank.AccessTokenID = ""
-		require.Error(t, tk.store.Rotate(t.Context(), r1.ID, now, blank))
+		require.Error(t, tk.rotate(r1.ID, now, blank))
 		tk.assertRefresh(r1.ID, false, false)
 		tk.assertRefreshAbsent(blank.ID)
 
 		// A successor of another family would escape this family's
 		// revocation: refused, and nothing changes, in either family.
 		stray := newRefresh(taken.FamilyID)
-		err := tk.store.Rotate(t.Context(), r1.ID, now, stray)
+		err := tk.rotate(r1.ID, now, stray)
 		require.Error(t, err)
 		assert.NotErrorIs(t, err, repos.ErrTokenUsed)
 		tk.assertRefresh(r1.ID, false, false)
@@ -233,14 +233,14 @@ func runTokens(t *testing.T, newBackend NewBackend) {
 		// A used token replayed with a successor of another family is still
 		// not a reason to touch that other family.
 		used := tk.chain(2)[0]
-		require.Error(t, tk.store.Rotate(t.Context(), used.ID, now, newRefresh(taken.FamilyID)))
+		require.Error(t, tk.rotate(used.ID, now, newRefresh(taken.FamilyID)))
 
 		// The tokens collided with are untouched.
 		tk.assertRefresh(taken.ID, false, false)
 		tk.assertAccess(taken.AccessTokenID, false)
 
 		r2 := newRefresh(r1.FamilyID)
-		require.NoError(t, tk.store.Rotate(t.Context(), r1.ID, now, r2), "the token still rotates")
+		require.NoError(t, tk.rotate(r1.ID, now, r2), "the token still rotates")
 		tk.assertAccess(r2.AccessTokenID, false)
 	})
 
@@ -258,7 +258,7 @@ func runTokens(t *testing.T, newBackend NewBackend) {
 		for i := range n {
 			wg.Go(func() {
 				<-start
-				errs[i] = tk.store.Rotate(t.Context(), r1.ID, now, nexts[i])
+				errs[i] = tk.rotate(r1.ID, now, nexts[i])
 			})
 		}
 		close(start)
@@ -343,7 +343,7 @@ func runRotateRefusals(newBackend NewBackend) func(t *testing.T) {
 			name: "used and expired since",
 			setup: func(tk *tokens) (string, string) {
 				r := tk.issue()
-				require.NoError(tk.t, tk.store.Rotate(tk.t.Context(), r.ID, now, newRefresh(r.FamilyID)))
+				require.NoError(tk.t, tk.rotate(r.ID, now, newRefresh(r.FamilyID)))
 				return r.ID, r.FamilyID
 			},
 			at:      now.Add(refreshTTL),
@@ -357,7 +357,7 @@ func runRotateRefusals(newBackend NewBackend) func(t *testing.T) {
 				id, family := tt.setup(tk)
 				next := newRefresh(family)
 
-				err := tk.store.Rotate(t.Context(), id, tt.at, next)
+				err := tk.rotate(id, tt.at, next)
 				require.ErrorIs(t, err, tt.want)
 				tk.assertAccessAbsent(next.AccessTokenID)
 				tk.assertRefreshAbsent(next.ID)
@@ -371,9 +371,21 @@ func runRotateRefusals(newBackend NewBackend) func(t *testing.T) {
 			tk := newTokens(t, newBackend)
 			r := tk.issue()
 			at := now.Add(refreshTTL - time.Second)
-			require.NoError(t, tk.store.Rotate(t.Context(), r.ID, at, newRefresh(r.FamilyID)))
+			require.NoError(t, tk.rotate(r.ID, at, newRefresh(r.FamilyID)))
 		})
 	}
+}
+
+// rotate rotates oldID into next at the given time with no reuse interval,
+// as the token endpoint does by default, and checks that a rotation that
+// succeeds reports next as the successor it recorded.
+func (tk *tokens) rotate(oldID string, at time.Time, next repos.RefreshToken) error {
+	tk.t.Helper()
+	got, err := tk.store.Rotate(tk.t.Context(), repos.Rotation{OldID: oldID, Now: at, Next: next})
+	if err == nil {
+		assert.Equal(tk.t, next, got, "a rotation reports the successor it recorded")
+	}
+	return err
 }
 
 // tokens is a fresh token store with assertion helpers.
@@ -405,7 +417,7 @@ func (tk *tokens) chain(n int) []repos.RefreshToken {
 	for len(chain) < n {
 		last := chain[len(chain)-1]
 		next := newRefresh(last.FamilyID)
-		require.NoError(tk.t, tk.store.Rotate(tk.t.Context(), last.ID, now, next))
+		require.NoError(tk.t, tk.rotate(last.ID, now, next))
 		chain = append(chain, next)
 	}
 	return chain
@@ -426,17 +438,20 @@ func (tk *tokens) assertRefreshAbsent(id string) {
 	assert.ErrorIs(tk.t, err, repos.ErrNotFound, "refresh token must not be recorded")
 }
 
+// assertAccess checks the access token's revocation; one recorded with a
+// refresh token always has a family.
 func (tk *tokens) assertAccess(id string, wantRevoked bool) {
 	tk.t.Helper()
-	revoked, err := tk.store.AccessTokenRevoked(tk.t.Context(), id)
+	state, err := tk.store.AccessToken(tk.t.Context(), id)
 	if assert.NoError(tk.t, err, "access token state") {
-		assert.Equal(tk.t, wantRevoked, revoked, "access token revoked")
+		assert.Equal(tk.t, wantRevoked, state.Revoked, "access token revoked")
+		assert.NotEmpty(tk.t, state.FamilyID, "access token family")
 	}
 }
 
 func (tk *tokens) assertAccessAbsent(id string) {
 	tk.t.Helper()
-	_, err := tk.store.AccessTokenRevoked(tk.t.Context(), id)
+	_, err := tk.store.AccessToken(tk.t.Context(), id)
 	assert.ErrorIs(tk.t, err, repos.ErrNotFound, "access token must not be recorded")
 }
 

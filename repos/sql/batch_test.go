@@ -45,7 +45,7 @@ func TestBatch_OneFailedWriteDoesNotSinkItsBatch(t *testing.T) {
 				next.ID = taken.ID
 			}
 			<-start
-			errs[i] = s.Rotate(ctx, olds[i].ID, now, next)
+			errs[i] = rotate(ctx, s, olds[i].ID, now, next)
 		}()
 	}
 	close(start)
@@ -157,8 +157,8 @@ func TestRotate_IdempotentAfterALostCommit(t *testing.T) {
 		first := benchToken(benchID(), now)
 		require.NoError(t, s.Issue(ctx, first))
 		next := benchToken(first.FamilyID, now)
-		require.NoError(t, s.Rotate(ctx, first.ID, now, next))
-		require.NoError(t, s.Rotate(ctx, first.ID, now, next), "the same rotation again")
+		require.NoError(t, rotate(ctx, s, first.ID, now, next))
+		require.NoError(t, rotate(ctx, s, first.ID, now, next), "the same rotation again")
 
 		used, revoked, err := s.RefreshTokenState(ctx, next.ID)
 		require.NoError(t, err)
@@ -166,9 +166,63 @@ func TestRotate_IdempotentAfterALostCommit(t *testing.T) {
 		assert.False(t, revoked, "the family stands")
 
 		other := benchToken(first.FamilyID, now)
-		assert.ErrorIs(t, s.Rotate(ctx, first.ID, now, other), repos.ErrTokenUsed, "another successor is a replay")
+		assert.ErrorIs(t, rotate(ctx, s, first.ID, now, other), repos.ErrTokenUsed, "another successor is a replay")
 		_, revoked, err = s.RefreshTokenState(ctx, next.ID)
 		require.NoError(t, err)
 		assert.True(t, revoked)
 	})
+}
+
+// Retries that share a batch with a write that fails run again alone, as
+// every write of such a batch does, and still all get the one successor.
+func TestBatch_RetriesOfAFailedBatchShareOneSuccessor(t *testing.T) {
+	s := openSQLite(t, filepath.Join(t.TempDir(), "oauth2.db"))
+	ctx := t.Context()
+	now := time.Now()
+	r1, taken := benchToken(benchID(), now), benchToken(benchID(), now)
+	require.NoError(t, s.Issue(ctx, r1))
+	require.NoError(t, s.Issue(ctx, taken))
+
+	// The first write holds the writer until the others are queued, so they
+	// form the next batch together.
+	started, release := make(chan struct{}), make(chan struct{})
+	first := make(chan error, 1)
+	go func() {
+		first <- s.writes.do(ctx, func(context.Context, *dbsql.Tx) error {
+			close(started)
+			<-release
+			return nil
+		})
+	}()
+	<-started
+
+	const n = 8
+	got, errs := make([]repos.RefreshToken, n), make([]error, n)
+	var wg sync.WaitGroup
+	for i := range n {
+		wg.Go(func() {
+			got[i], errs[i] = s.Rotate(ctx, repos.Rotation{OldID: r1.ID, Now: now, Next: benchToken(r1.FamilyID, now),
+				ReuseInterval: time.Minute, AccessExpiresAt: now.Add(time.Hour)})
+		})
+	}
+	var badErr error
+	wg.Go(func() {
+		bad := benchToken(taken.FamilyID, now)
+		bad.ID = r1.ID
+		badErr = rotate(ctx, s, taken.ID, now, bad)
+	})
+	time.Sleep(100 * time.Millisecond) // let every write queue behind the first
+	close(release)
+	require.NoError(t, <-first)
+	wg.Wait()
+
+	assert.ErrorIs(t, badErr, repos.ErrDuplicate)
+	for i := range n {
+		require.NoError(t, errs[i], "rotation %d", i)
+		assert.Equal(t, got[0].ID, got[i].ID, "rotation %d", i)
+	}
+	used, revoked, err := s.RefreshTokenState(ctx, got[0].ID)
+	require.NoError(t, err)
+	assert.False(t, used)
+	assert.False(t, revoked)
 }

@@ -45,7 +45,7 @@ func BenchmarkRotate(b *testing.B) {
 	b.ReportAllocs()
 	for b.Loop() {
 		next := benchToken(family, now)
-		if err := s.Rotate(b.Context(), r.ID, now, next); err != nil {
+		if _, err := s.Rotate(b.Context(), repos.Rotation{OldID: r.ID, Now: now, Next: next}); err != nil {
 			b.Fatal(err)
 		}
 		r = next
@@ -68,7 +68,7 @@ func BenchmarkRotateParallel(b *testing.B) {
 		}
 		for pb.Next() {
 			next := benchToken(family, now)
-			if err := s.Rotate(b.Context(), r.ID, now, next); err != nil {
+			if _, err := s.Rotate(b.Context(), repos.Rotation{OldID: r.ID, Now: now, Next: next}); err != nil {
 				b.Error(err)
 				return
 			}
@@ -178,7 +178,7 @@ func rotateLive(b *testing.B, s *Store, live []liveToken, pick func(*rand.Rand, 
 	for next() {
 		i := pick(rng, len(live))
 		successor := benchToken(live[i].family, now)
-		if err := s.Rotate(b.Context(), live[i].id, now, successor); err != nil {
+		if _, err := s.Rotate(b.Context(), repos.Rotation{OldID: live[i].id, Now: now, Next: successor}); err != nil {
 			b.Error(err)
 			return
 		}

@@ -18,7 +18,7 @@ func (s *Store) Client(ctx context.Context, id string) (*repos.Client, error) {
 	}
 	c := repos.Client{ID: id}
 	var grants, scopes, defaultScope dbsql.NullString
-	err := s.stmts.client.QueryRowContext(ctx, id).Scan(&c.Name, &c.SecretHash, &grants, &scopes, &defaultScope)
+	err := s.stmts.client.QueryRowContext(ctx, id).Scan(&c.Name, &c.SecretHash, &grants, &scopes, &defaultScope, &c.Introspect)
 	if err != nil {
 		return nil, lookupError("client", err)
 	}

@@ -39,6 +39,16 @@ type dialect struct {
 	// migration runs in one transaction; MySQL commits each DDL statement.
 	transactionalDDL bool
 
+	// isApplied, if set, reports whether a migration statement failed only
+	// because it was applied already: where DDL is not transactional, a
+	// migration interrupted by a crash runs again from its first statement.
+	isApplied func(err error) bool
+
+	// forUpdate completes a SELECT whose rows must not change until its
+	// transaction ends: " FOR UPDATE" on the server databases, where another
+	// transaction could otherwise commit a change to them in between.
+	forUpdate string
+
 	// txOptions are those of every token write transaction.
 	txOptions *dbsql.TxOptions
 

@@ -14,11 +14,11 @@ import (
 
 // ListClients returns every client, ordered by id.
 func (s *Store) ListClients(ctx context.Context) ([]repos.Client, error) {
-	const q = `SELECT id, name, secret_hash, grants, scopes, default_scope FROM clients ORDER BY id`
+	const q = `SELECT id, name, secret_hash, grants, scopes, default_scope, introspect FROM clients ORDER BY id`
 	return list(ctx, s, "clients", q, func(rows *dbsql.Rows) (repos.Client, error) {
 		var c repos.Client
 		var grants, scopes, defaultScope dbsql.NullString
-		err := rows.Scan(&c.ID, &c.Name, &c.SecretHash, &grants, &scopes, &defaultScope)
+		err := rows.Scan(&c.ID, &c.Name, &c.SecretHash, &grants, &scopes, &defaultScope, &c.Introspect)
 		c.Grants, c.Scopes, c.DefaultScope = splitList(grants), splitList(scopes), splitList(defaultScope)
 		return c, err
 	})

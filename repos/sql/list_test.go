@@ -31,7 +31,7 @@ func TestList_OrderedByIDAndListsKeepTheirMeaning(t *testing.T) {
 	// Stored out of order; nil (no restriction) and empty (nothing allowed)
 	// lists must come back as they went in.
 	clients := []repos.Client{
-		{ID: "web", Name: "Web app", SecretHash: "$2a$04$x", Grants: []string{"password", "refresh_token"}, Scopes: []string{"read", "write"}, DefaultScope: []string{"read"}},
+		{ID: "web", Name: "Web app", SecretHash: "$2a$04$x", Grants: []string{"password", "refresh_token"}, Scopes: []string{"read", "write"}, DefaultScope: []string{"read"}, Introspect: true},
 		{ID: "cli", Scopes: []string{}},
 		{ID: "mobile", Name: "Mobile", Grants: []string{}},
 	}

@@ -28,8 +28,8 @@ func (s *Store) PutClient(ctx context.Context, c repos.Client) error {
 	); err != nil {
 		return err
 	}
-	q := insertInto("clients", "id", "name", "secret_hash", "grants", "scopes", "default_scope")
-	return s.put(ctx, "client", "clients", q, c.ID, c.Name, c.SecretHash, joinList(c.Grants), joinList(c.Scopes), joinList(c.DefaultScope))
+	q := insertInto("clients", "id", "name", "secret_hash", "grants", "scopes", "default_scope", "introspect")
+	return s.put(ctx, "client", "clients", q, c.ID, c.Name, c.SecretHash, joinList(c.Grants), joinList(c.Scopes), joinList(c.DefaultScope), c.Introspect)
 }
 
 // PutUser creates the user or replaces the one with its id;

@@ -24,6 +24,8 @@ var mysqlDialect = &dialect{
 	// unused, and could not tell the client why it lost.
 	txOptions:   &dbsql.TxOptions{Isolation: dbsql.LevelReadCommitted},
 	isRetryable: isMySQLRetryable,
+	isApplied:   isMySQLDuplicateColumn,
+	forUpdate:   " FOR UPDATE",
 }
 
 // mysqlSQLMode makes the server refuse, rather than truncate, a value too long
@@ -92,6 +94,13 @@ func lockMySQLMigrations(ctx context.Context, conn *dbsql.Conn, _ *dbsql.Tx) (fu
 func isMySQLDuplicate(err error) bool {
 	var e *mysql.MySQLError
 	return errors.As(err, &e) && e.Number == 1062
+}
+
+// isMySQLDuplicateColumn reports ER_DUP_FIELDNAME: an ALTER TABLE ADD
+// COLUMN of a migration run again after a crash found its column there.
+func isMySQLDuplicateColumn(err error) bool {
+	var e *mysql.MySQLError
+	return errors.As(err, &e) && e.Number == 1060
 }
 
 // isMySQLRetryable reports a deadlock the server broke by aborting this

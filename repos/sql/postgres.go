@@ -23,6 +23,7 @@ var postgresDialect = &dialect{
 	// loses the race for a token reads, in its next statement, why it lost.
 	txOptions:   &dbsql.TxOptions{Isolation: dbsql.LevelReadCommitted},
 	isRetryable: isPostgresRetryable,
+	forUpdate:   " FOR UPDATE",
 }
 
 // postgresApplicationName is set on our connections unless the DSN names one,

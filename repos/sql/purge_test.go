@@ -27,7 +27,7 @@ func TestPurge_DeletesWhatNoRequestNeeds(t *testing.T) {
 		chain := func(ts ...repos.RefreshToken) {
 			require.NoError(t, s.Issue(ctx, ts[0]))
 			for i, next := range ts[1:] {
-				require.NoError(t, s.Rotate(ctx, ts[i].ID, now.Add(-48*hour), next))
+				require.NoError(t, rotate(ctx, s, ts[i].ID, now.Add(-48*hour), next))
 			}
 		}
 		revoke := func(family string, at time.Time) {
@@ -61,17 +61,60 @@ func TestPurge_DeletesWhatNoRequestNeeds(t *testing.T) {
 		}
 		assert.Equal(t, []string{"A", "B", "E"}, familyIDs(t, s), "C and D lost their last token, and their row")
 
-		revoked, err := s.AccessTokenRevoked(ctx, "at-e2")
+		state, err := s.AccessToken(ctx, "at-e2")
 		require.NoError(t, err)
-		assert.True(t, revoked, "a recently revoked family still reports its access tokens revoked")
+		assert.True(t, state.Revoked, "a recently revoked family still reports its access tokens revoked")
 
 		// What is left still behaves: the live token rotates, a used one is a replay.
-		require.NoError(t, s.Rotate(ctx, "a1", now, token("a2", "A", hour)))
-		assert.ErrorIs(t, s.Rotate(ctx, "b2", now, token("b4", "B", hour)), repos.ErrTokenUsed)
+		require.NoError(t, rotate(ctx, s, "a1", now, token("a2", "A", hour)))
+		assert.ErrorIs(t, rotate(ctx, s, "b2", now, token("b4", "B", hour)), repos.ErrTokenUsed)
 
 		deleted, err = s.Purge(ctx, now, now.Add(-hour))
 		require.NoError(t, err)
 		assert.Zero(t, deleted, "a second purge finds nothing")
+	})
+}
+
+// Access tokens recorded on their own, a retry's or a denied one, are kept
+// until their expiry, and a grace after it.
+func TestPurge_DeletesExpiredAccessTokens(t *testing.T) {
+	forEachDialect(t, func(t *testing.T, open func() *Store) {
+		s := open()
+		ctx := t.Context()
+		now := time.Now()
+		for jti, expires := range map[string]time.Duration{
+			"denied-live": time.Hour, "denied-in-grace": -purgeGrace / 2, "denied-expired": -2 * time.Hour,
+		} {
+			require.NoError(t, s.DenyAccessToken(ctx, jti, now.Add(expires)))
+		}
+		// A family rotated three hours ago, and retried twice then, once with
+		// an access token that expired since.
+		then := now.Add(-3 * time.Hour)
+		token := func(id string) repos.RefreshToken {
+			return repos.RefreshToken{ID: id, FamilyID: "f", ClientID: "web", ExpiresAt: now.Add(time.Hour), AccessTokenID: "at-" + id}
+		}
+		require.NoError(t, s.Issue(ctx, token("r1")))
+		require.NoError(t, rotate(ctx, s, "r1", then, token("r2")))
+		for id, expires := range map[string]time.Time{"retry-live": now.Add(time.Hour), "retry-expired": now.Add(-2 * time.Hour)} {
+			_, err := s.Rotate(ctx, repos.Rotation{OldID: "r1", Now: then, ReuseInterval: time.Minute, AccessExpiresAt: expires,
+				Next: repos.RefreshToken{ID: id, FamilyID: "f", ClientID: "web", ExpiresAt: now.Add(time.Hour), AccessTokenID: id}})
+			require.NoError(t, err)
+		}
+
+		deleted, err := s.Purge(ctx, now, now.Add(-time.Hour))
+		require.NoError(t, err)
+		assert.Zero(t, deleted, "no refresh token expired")
+		for jti, kept := range map[string]bool{
+			"denied-live": true, "denied-in-grace": true, "denied-expired": false,
+			"retry-live": true, "retry-expired": false, "at-r1": true, "at-r2": true,
+		} {
+			_, err := s.AccessToken(ctx, jti)
+			if kept {
+				assert.NoError(t, err, "%s is kept", jti)
+			} else {
+				assert.ErrorIs(t, err, repos.ErrNotFound, "%s is purged", jti)
+			}
+		}
 	})
 }
 
@@ -104,15 +147,15 @@ func TestReplay_RevokesAFamilyWhoseRowIsGone(t *testing.T) {
 			return repos.RefreshToken{ID: id, FamilyID: "f", ClientID: "web", ExpiresAt: now.Add(time.Hour), AccessTokenID: "at-" + id}
 		}
 		require.NoError(t, s.Issue(ctx, token("r1")))
-		require.NoError(t, s.Rotate(ctx, "r1", now, token("r2")))
+		require.NoError(t, rotate(ctx, s, "r1", now, token("r2")))
 		_, err := s.write.ExecContext(ctx, `DELETE FROM token_families`)
 		require.NoError(t, err)
 
-		assert.ErrorIs(t, s.Rotate(ctx, "r1", now, token("r3")), repos.ErrTokenUsed)
+		assert.ErrorIs(t, rotate(ctx, s, "r1", now, token("r3")), repos.ErrTokenUsed)
 		_, revoked, err := s.RefreshTokenState(ctx, "r2")
 		require.NoError(t, err)
 		assert.True(t, revoked, "the replay revoked the live successor")
-		assert.ErrorIs(t, s.Rotate(ctx, "r2", now, token("r4")), repos.ErrTokenRevoked)
+		assert.ErrorIs(t, rotate(ctx, s, "r2", now, token("r4")), repos.ErrTokenRevoked)
 	})
 }
 
@@ -129,11 +172,15 @@ func TestPurge_SweepsPastOneBatch(t *testing.T) {
 			id := fmt.Sprintf("t%05d", i)
 			require.NoError(t, s.Issue(t.Context(), repos.RefreshToken{ID: id, FamilyID: "f" + id, ClientID: "web",
 				ExpiresAt: now.Add(expires), AccessTokenID: "at-" + id}))
+			require.NoError(t, s.DenyAccessToken(t.Context(), "denied-"+id, now.Add(expires)))
 		}
 		deleted, err := s.Purge(t.Context(), now, now)
 		require.NoError(t, err)
 		assert.Equal(t, n-11, deleted)
 		assert.Len(t, familyIDs(t, s), 11)
+		var access int
+		require.NoError(t, s.read.QueryRowContext(t.Context(), `SELECT COUNT(*) FROM access_tokens`).Scan(&access))
+		assert.Equal(t, 11, access, "the live access tokens alone are left")
 	})
 }
 

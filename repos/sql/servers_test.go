@@ -43,19 +43,25 @@ func openServer(t testing.TB, driver string) *Store {
 // their DSN is set. open opens another store on the subtest's one database, as
 // another Caddy instance would; the first call creates it.
 func forEachDialect(t *testing.T, test func(t *testing.T, open func() *Store)) {
+	forEachDatabase(t, func(t *testing.T, driver, dsn string) {
+		test(t, func() *Store {
+			s, err := Open(t.Context(), driver, dsn)
+			require.NoError(t, err)
+			t.Cleanup(func() { require.NoError(t, s.Close()) })
+			return s
+		})
+	})
+}
+
+// forEachDatabase runs test once per database, as forEachDialect does, with
+// the driver and DSN of a fresh database of its own that nothing has opened.
+func forEachDatabase(t *testing.T, test func(t *testing.T, driver, dsn string)) {
 	t.Run("sqlite", func(t *testing.T) {
-		file := filepath.Join(t.TempDir(), "oauth2.db")
-		test(t, func() *Store { return openSQLite(t, file) })
+		test(t, sqliteDialect.name, filepath.Join(t.TempDir(), "oauth2.db"))
 	})
 	for _, driver := range testdb.Drivers {
 		t.Run(driver, func(t *testing.T) {
-			dsn := testdb.New(t, driver)
-			test(t, func() *Store {
-				s, err := Open(t.Context(), driver, dsn)
-				require.NoError(t, err)
-				t.Cleanup(func() { require.NoError(t, s.Close()) })
-				return s
-			})
+			test(t, driver, testdb.New(t, driver))
 		})
 	}
 }

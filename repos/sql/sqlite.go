@@ -27,6 +27,10 @@ var sqliteDialect = &dialect{
 	// BEGIN IMMEDIATE (the DSN's _txlock) makes the migration transaction
 	// the migration lock.
 	transactionalDDL: true,
+	// No FOR UPDATE, which SQLite does not parse, and no need of it: a write
+	// transaction holds the database's one write lock from its BEGIN
+	// IMMEDIATE to its end, so no other transaction, of this process or
+	// another, can change a row it has read.
 }
 
 // sqliteBusyTimeout is how long a writer waits for another process's write
