@@ -39,6 +39,7 @@ func parseServerCaddyfile(h httpcaddyfile.Helper) (caddyhttp.MiddlewareHandler, 
 //	    encryption_key     <key>
 //	    access_token_ttl   <duration>
 //	    refresh_token_ttl  <duration>
+//	    refresh_token_reuse_interval <duration>
 //	    purge_interval     <duration>|off
 //	    grants             <grant...>
 //	    default_scope      <scope...>
@@ -128,6 +129,16 @@ var subdirectives = map[string]func(h *TokenHandler, d *caddyfile.Dispenser) err
 	},
 	"refresh_token_ttl": func(h *TokenHandler, d *caddyfile.Dispenser) (err error) {
 		h.RefreshTokenTTL, err = durationArg(d)
+		return err
+	},
+	"refresh_token_reuse_interval": func(h *TokenHandler, d *caddyfile.Dispenser) error {
+		// 0s is allowed: it is the default, strict rotation, spelled out.
+		arg, err := oneArg(d)
+		if err != nil {
+			return err
+		}
+		dur, err := caddy.ParseDuration(arg)
+		h.RefreshTokenReuseInterval = caddy.Duration(dur)
 		return err
 	},
 	"purge_interval": func(h *TokenHandler, d *caddyfile.Dispenser) (err error) {

@@ -40,8 +40,9 @@ type settings struct {
 	// Caddy's storage.
 	encryptionKey []byte
 
-	accessTTL  time.Duration
-	refreshTTL time.Duration
+	accessTTL     time.Duration
+	refreshTTL    time.Duration
+	reuseInterval time.Duration
 	// purgeInterval is zero when purging is off.
 	purgeInterval time.Duration
 
@@ -87,6 +88,8 @@ func (h *TokenHandler) resolveInto(repl *caddy.Replacer, p *problems) *settings 
 
 	p.add("access_token_ttl", grants.CheckLifetime(s.accessTTL))
 	p.add("refresh_token_ttl", grants.CheckLifetime(s.refreshTTL))
+	s.reuseInterval = time.Duration(h.RefreshTokenReuseInterval)
+	p.add("refresh_token_reuse_interval", grants.CheckReuseInterval(s.reuseInterval))
 	switch {
 	case h.PurgeInterval < 0:
 		s.purgeInterval = 0 // purge_interval off

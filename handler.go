@@ -24,7 +24,7 @@ const basicRealm = `Basic realm="OAuth"`
 func (h *TokenHandler) ServeHTTP(w http.ResponseWriter, r *http.Request, _ caddyhttp.Handler) error {
 	req, perr := parseTokenRequest(r)
 	if perr != nil {
-		h.writeError(w, r, nil, perr.err, perr.basic)
+		h.writeError(w, r, perr.err, perr.basic)
 		return nil
 	}
 	if h.server.NeedsOrigin() {
@@ -40,7 +40,7 @@ func (h *TokenHandler) ServeHTTP(w http.ResponseWriter, r *http.Request, _ caddy
 		if !errors.As(err, &oerr) {
 			oerr = grants.ServerError(err)
 		}
-		h.writeError(w, r, req, oerr, req.BasicAuth)
+		h.writeError(w, r, oerr, req.BasicAuth, zap.String("grant_type", loggedID(req.GrantType)), zap.String("client_id", loggedID(req.ClientID)))
 		return nil
 	}
 	if repl, ok := r.Context().Value(caddy.ReplacerCtxKey).(*caddy.Replacer); ok && resp.UserID != "" {
@@ -74,19 +74,28 @@ type errorResponse struct {
 	Hint             string `json:"hint,omitempty"`
 }
 
-// writeError answers with an OAuth error. Only server errors and replays are
-// logged here: the rest are the client's mistakes, which the access log
-// records, and logging them again would let anyone fill the error log. Fields
-// are ids, never secrets or tokens.
-func (h *TokenHandler) writeError(w http.ResponseWriter, r *http.Request, req *grants.Request, e *grants.Error, basic bool) {
+// retryAfter is the Retry-After of a 503: the token store is expected back
+// within seconds (a restart, a failover), and a client that retries sooner
+// only adds to the load.
+const retryAfter = "5"
+
+// writeError answers with an OAuth error. Only server errors, an unavailable
+// store and replays are logged here: the rest are the client's mistakes,
+// which the access log records, and logging them again would let anyone fill
+// the error log. fields describe the request; they are ids, never secrets or
+// tokens.
+func (h *TokenHandler) writeError(w http.ResponseWriter, r *http.Request, e *grants.Error, basic bool, fields ...zap.Field) {
 	switch {
-	case e.Code == grants.CodeServerError:
-		h.logger.Error("token request failed", append(requestFields(r, req), zap.Error(e.Cause))...)
+	case e.Code == grants.CodeServerError || e.Code == grants.CodeTemporarilyUnavailable:
+		h.logger.Error("oauth2 request failed", append(requestFields(r, fields), zap.String("error", e.Code), zap.Error(e.Cause))...)
 	case e.IsReplay():
-		h.logger.Warn("refresh token replayed: revoked every token of its grant", requestFields(r, req)...)
+		h.logger.Warn("refresh token replayed: revoked every token of its grant", requestFields(r, fields)...)
 	}
-	if e.Status == http.StatusMethodNotAllowed {
+	switch e.Status {
+	case http.StatusMethodNotAllowed:
 		w.Header().Set("Allow", http.MethodPost)
+	case http.StatusServiceUnavailable:
+		w.Header().Set("Retry-After", retryAfter)
 	}
 	if e.Code == grants.CodeInvalidClient && basic {
 		w.Header().Set("WWW-Authenticate", basicRealm)
@@ -111,16 +120,12 @@ func writeJSON(w http.ResponseWriter, status int, body any) {
 	_, _ = w.Write(data)
 }
 
-// requestFields describe a token request in this handler's own log lines.
-// remote_ip is the client IP as Caddy determined it, which honours the
-// server's trusted_proxies, so that behind a load balancer the log (and a
+// requestFields describe a request in this handler's own log lines: its
+// fields after remote_ip, the client IP as Caddy determined it, which honours
+// the server's trusted_proxies, so that behind a load balancer the log (and a
 // fail2ban rule reading it) names the client, not the balancer.
-func requestFields(r *http.Request, req *grants.Request) []zap.Field {
-	fields := []zap.Field{zap.String("remote_ip", clientIP(r))}
-	if req != nil {
-		fields = append(fields, zap.String("grant_type", loggedID(req.GrantType)), zap.String("client_id", loggedID(req.ClientID)))
-	}
-	return fields
+func requestFields(r *http.Request, fields []zap.Field) []zap.Field {
+	return append([]zap.Field{zap.String("remote_ip", clientIP(r))}, fields...)
 }
 
 // loggedID is an id from a request as it is logged: cut at the length of

@@ -70,6 +70,14 @@ type TokenHandler struct {
 	// successor with a fresh lifetime. Default: 30d.
 	RefreshTokenTTL caddy.Duration `json:"refresh_token_ttl,omitempty"`
 
+	// RefreshTokenReuseInterval is how long after a refresh token was used
+	// the same client may present it again and get the same successor (freshly
+	// sealed) with a new access token, instead of a replay that revokes the
+	// family: for clients whose refresh answer was lost on the network.
+	// Default: 0, strict; at most 5m. Once the successor is used, or after the
+	// interval, presenting the old token is a replay as ever.
+	RefreshTokenReuseInterval caddy.Duration `json:"refresh_token_reuse_interval,omitempty"`
+
 	// PurgeInterval is how often refresh tokens expired for more than 10
 	// minutes, and those of families revoked longer ago than the access token
 	// lifetime, are deleted from the token store, in small batches. Default:
@@ -139,17 +147,18 @@ func (h *TokenHandler) provision(ctx caddy.Context, cfg *settings) error {
 
 	bcrypt := caddyauth.BcryptHash{}
 	h.server, err = grants.NewServer(grants.Config{
-		Issuer:          cfg.issuer,
-		Audience:        cfg.audience,
-		AccessTokenTTL:  cfg.accessTTL,
-		RefreshTokenTTL: cfg.refreshTTL,
-		Grants:          cfg.grants,
-		DefaultScope:    cfg.defaultScope,
-		Keys:            keys,
-		Sealer:          sealer,
-		Definitions:     defs,
-		Tokens:          store,
-		Secrets:         secrets.New(bcrypt, caddyauth.Argon2idHash{}, bcrypt.FakeHash(), secretCacheSize),
+		Issuer:               cfg.issuer,
+		Audience:             cfg.audience,
+		AccessTokenTTL:       cfg.accessTTL,
+		RefreshTokenTTL:      cfg.refreshTTL,
+		RefreshReuseInterval: cfg.reuseInterval,
+		Grants:               cfg.grants,
+		DefaultScope:         cfg.defaultScope,
+		Keys:                 keys,
+		Sealer:               sealer,
+		Definitions:          defs,
+		Tokens:               store,
+		Secrets:              secrets.New(bcrypt, caddyauth.Argon2idHash{}, bcrypt.FakeHash(), secretCacheSize),
 	})
 	if err != nil {
 		// resolve checked every setting NewServer checks: this is a bug.

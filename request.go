@@ -38,7 +38,7 @@ type requestError struct {
 // every check that belongs to HTTP rather than to OAuth grants: method, media
 // type, body size, repeated parameters and the client authentication method.
 func parseTokenRequest(r *http.Request) (*grants.Request, *requestError) {
-	form, err := readForm(r)
+	form, err := readForm(r, "token")
 	if err != nil {
 		return nil, &requestError{err: err}
 	}
@@ -58,7 +58,33 @@ func parseTokenRequest(r *http.Request) (*grants.Request, *requestError) {
 		Username:     params["username"],
 		Password:     params["password"],
 	}
-	if perr := authenticateWithBasic(r, req); perr != nil {
+	var perr *requestError
+	if req.ClientID, req.ClientSecret, req.BasicAuth, perr = clientCredentials(r, req.ClientID, req.ClientSecret); perr != nil {
+		return nil, perr
+	}
+	return req, nil
+}
+
+// tokenRequestParams are the parameters the revocation and introspection
+// endpoints read.
+var tokenRequestParams = []string{"token", "token_type_hint", "client_id", "client_secret"}
+
+// parseTokenQuery turns a revocation or introspection request into a
+// grants.TokenRequest, with the token endpoint's HTTP rules. The token
+// parameter's presence is checked after the client is authenticated, as the
+// token endpoint checks a grant's parameters.
+func parseTokenQuery(r *http.Request, endpoint string) (*grants.TokenRequest, *requestError) {
+	form, err := readForm(r, endpoint)
+	if err != nil {
+		return nil, &requestError{err: err}
+	}
+	params, err := singleParams(form, tokenRequestParams)
+	if err != nil {
+		return nil, &requestError{err: err}
+	}
+	req := &grants.TokenRequest{Token: params["token"], TokenTypeHint: params["token_type_hint"]}
+	var perr *requestError
+	if req.ClientID, req.ClientSecret, req.BasicAuth, perr = clientCredentials(r, params["client_id"], params["client_secret"]); perr != nil {
 		return nil, perr
 	}
 	return req, nil
@@ -66,9 +92,10 @@ func parseTokenRequest(r *http.Request) (*grants.Request, *requestError) {
 
 // readForm reads the form body of a POST to an OAuth endpoint: only POST,
 // only application/x-www-form-urlencoded, at most maxBodySize bytes.
-func readForm(r *http.Request) (url.Values, *grants.Error) {
+// endpoint names it in the answer to another method.
+func readForm(r *http.Request, endpoint string) (url.Values, *grants.Error) {
 	if r.Method != http.MethodPost {
-		return nil, withStatus(grants.InvalidRequest("The token endpoint only accepts POST"), http.StatusMethodNotAllowed)
+		return nil, withStatus(grants.InvalidRequest("The "+endpoint+" endpoint only accepts POST"), http.StatusMethodNotAllowed)
 	}
 	mediaType, _, err := mime.ParseMediaType(r.Header.Get("Content-Type"))
 	if err != nil || mediaType != "application/x-www-form-urlencoded" {
@@ -105,29 +132,29 @@ func singleParams(form url.Values, names []string) (map[string]string, *grants.E
 	return params, nil
 }
 
-// authenticateWithBasic takes the client's credentials from an Authorization:
-// Basic header, if there is one, into req. Other schemes are ignored.
-func authenticateWithBasic(r *http.Request, req *grants.Request) *requestError {
+// clientCredentials returns the client's credentials: from an
+// Authorization: Basic header if there is one, else the body's client_id
+// and client_secret. Other schemes are ignored.
+func clientCredentials(r *http.Request, bodyID, bodySecret string) (id, secret string, basic bool, perr *requestError) {
 	auth := r.Header.Get("Authorization")
 	if auth == "" {
-		return nil
+		return bodyID, bodySecret, false, nil
 	}
 	id, secret, isBasic, err := parseBasicAuth(auth)
 	if !isBasic {
-		return nil
+		return bodyID, bodySecret, false, nil
 	}
 	if err != nil {
-		return &requestError{err: grants.InvalidClient(), basic: true}
+		return "", "", true, &requestError{err: grants.InvalidClient(), basic: true}
 	}
 	// RFC 6749 section 2.3: a client MUST NOT use more than one method.
-	if req.ClientSecret != "" {
-		return &requestError{err: grants.InvalidRequest("Client credentials were sent both in the Authorization header and in the body")}
+	if bodySecret != "" {
+		return "", "", true, &requestError{err: grants.InvalidRequest("Client credentials were sent both in the Authorization header and in the body")}
 	}
-	if req.ClientID != "" && req.ClientID != id {
-		return &requestError{err: grants.InvalidRequest("Check the `client_id` parameter: it differs from the Authorization header")}
+	if bodyID != "" && bodyID != id {
+		return "", "", true, &requestError{err: grants.InvalidRequest("Check the `client_id` parameter: it differs from the Authorization header")}
 	}
-	req.ClientID, req.ClientSecret, req.BasicAuth = id, secret, true
-	return nil
+	return id, secret, true, nil
 }
 
 // single returns the one value of a parameter. A parameter sent without a value

@@ -169,6 +169,10 @@ func (h *ServerHandler) ServeHTTP(w http.ResponseWriter, r *http.Request, next c
 	switch r.URL.Path {
 	case h.paths.token:
 		return h.TokenHandler.ServeHTTP(w, r, next)
+	case h.paths.revoke:
+		h.serveRevoke(w, r)
+	case h.paths.introspect:
+		h.serveIntrospect(w, r)
 	case h.paths.jwks:
 		servePublicDocument(w, r, h.keys.Current().JWKS())
 	case h.paths.metadata:

@@ -16,14 +16,18 @@ const (
 	CodeUnsupportedGrantType = "unsupported_grant_type"
 	CodeInvalidScope         = "invalid_scope"
 	CodeServerError          = "server_error"
+	// CodeTemporarilyUnavailable is RFC 6749 §4.1.2.1's code, which RFC 7009
+	// §2.2.1 uses for a revocation the server cannot carry out now.
+	CodeTemporarilyUnavailable = "temporarily_unavailable"
 )
 
 // HTTP statuses of the errors; spelled out because this package does not
 // import net/http.
 const (
-	statusBadRequest   = 400
-	statusUnauthorized = 401
-	statusServerError  = 500
+	statusBadRequest         = 400
+	statusUnauthorized       = 401
+	statusServerError        = 500
+	statusServiceUnavailable = 503
 )
 
 // Error is an OAuth error response (RFC 6749 §5.2). Code, Description and Hint
@@ -137,6 +141,30 @@ func InvalidScope(hint string) *Error {
 		Description: "The requested scope is invalid, unknown, or malformed",
 		Hint:        sanitize(hint),
 		Status:      statusBadRequest,
+	}
+}
+
+// NotTokenOwner returns the error of a client that revokes a token issued
+// to another client (RFC 7009 §2.1): nothing is revoked.
+func NotTokenOwner() *Error {
+	return &Error{
+		Code:        CodeUnauthorizedClient,
+		Description: "The authenticated client is not authorized to revoke this token.",
+		Hint:        "The token was issued to another client",
+		Status:      statusBadRequest,
+	}
+}
+
+// TemporarilyUnavailable returns the error of a request the token store
+// could not serve now, which may succeed if retried (RFC 7009 §2.2.1). cause
+// goes to the log.
+func TemporarilyUnavailable(cause error) *Error {
+	return &Error{
+		Code:        CodeTemporarilyUnavailable,
+		Description: "The authorization server is temporarily unable to handle the request.",
+		Hint:        "Retry later",
+		Status:      statusServiceUnavailable,
+		Cause:       cause,
 	}
 }
 

@@ -76,6 +76,7 @@ var key = sync.OnceValue(func() *tokens.Signer {
 //	mobile       public, every grant
 //	emptydefault confidential, default scope set but empty: none
 //	staledefault confidential, default scope names a scope that does not exist
+//	rs           confidential, only client_credentials, may introspect every token
 //	alice        every scope
 //	bob          only "read"
 func fixture(t testing.TB, store *reposql.Store) {
@@ -95,6 +96,7 @@ func fixture(t testing.TB, store *reposql.Store) {
 		{ID: "mobile"},
 		{ID: "emptydefault", SecretHash: h[webSecret], DefaultScope: []string{}},
 		{ID: "staledefault", SecretHash: h[webSecret], DefaultScope: []string{"gone"}},
+		{ID: "rs", SecretHash: h[svcSecret], Grants: []string{repos.GrantClientCredentials}, Introspect: true},
 	}
 	for _, c := range clients {
 		require.NoError(t, store.PutClient(ctx, c))

@@ -107,11 +107,15 @@ func (s *Server) issue(r *Request, is issuance, now time.Time) (*issued, *Error)
 // handler asks, so that it builds the origin only when it is used.
 func (s *Server) NeedsOrigin() bool { return s.cfg.Issuer == "" }
 
-func (s *Server) issuer(r *Request) string {
+func (s *Server) issuer(r *Request) string { return s.issuerOf(r.Issuer) }
+
+// issuerOf is the configured issuer, else requestIssuer, the request's
+// origin.
+func (s *Server) issuerOf(requestIssuer string) string {
 	if s.cfg.Issuer != "" {
 		return s.cfg.Issuer
 	}
-	return r.Issuer
+	return requestIssuer
 }
 
 // audience is the aud claim: the configured audience, else the client id.

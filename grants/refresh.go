@@ -76,9 +76,33 @@ func (s *Server) refresh(ctx context.Context, r *Request, client *repos.Client, 
 	// exactly one gets here, and a token already consumed is a replay that
 	// revokes its family, the access tokens recorded in it included. issue was
 	// asked for a refresh token, so out.refresh is set.
-	rotation := repos.Rotation{OldID: payload.ID, Now: now, Next: *out.refresh}
-	if _, err := s.cfg.Tokens.Rotate(ctx, rotation); err != nil {
+	recorded, err := s.cfg.Tokens.Rotate(ctx, repos.Rotation{
+		OldID:           payload.ID,
+		Now:             now,
+		Next:            *out.refresh,
+		ReuseInterval:   s.cfg.RefreshReuseInterval,
+		AccessExpiresAt: now.Truncate(time.Second).Add(s.cfg.AccessTokenTTL),
+	})
+	if err != nil {
 		return nil, rotateError(err)
+	}
+
+	// 7. A retry within the reuse interval (DESIGN.md §5a) gets the successor
+	// the first answer carried, sealed anew, so that the family never forks:
+	// whichever copy is used first wins.
+	if recorded.ID != out.refresh.ID {
+		sealed, err := s.cfg.Sealer.Seal(tokens.RefreshPayload{
+			ID:        recorded.ID,
+			FamilyID:  recorded.FamilyID,
+			ClientID:  recorded.ClientID,
+			UserID:    recorded.UserID,
+			Scopes:    recorded.Scopes,
+			ExpiresAt: recorded.ExpiresAt,
+		})
+		if err != nil {
+			return nil, ServerError(fmt.Errorf("sealing the recorded successor: %w", err))
+		}
+		out.response.RefreshToken = sealed
 	}
 	return out.response, nil
 }

@@ -78,6 +78,10 @@ type Config struct {
 	// second when a grant issues refresh tokens. Every rotation starts a new
 	// one, so an active client never has to log in again.
 	RefreshTokenTTL time.Duration
+	// RefreshReuseInterval is how long after a refresh token was used a
+	// retry with it gets the same successor instead of revoking its family
+	// (DESIGN.md §5a); zero is strict, at most MaxReuseInterval.
+	RefreshReuseInterval time.Duration
 	// Grants are the enabled grant types; empty: refresh_token and client_credentials.
 	Grants []string
 	// DefaultScope is granted when a request names no scope and the client
@@ -159,6 +163,9 @@ func NewServer(cfg Config) (*Server, error) {
 			errs = append(errs, errors.New("refresh tokens need a sealer (encryption key)"))
 		}
 	}
+	if err := CheckReuseInterval(cfg.RefreshReuseInterval); err != nil {
+		errs = append(errs, fmt.Errorf("RefreshReuseInterval: %w", err))
+	}
 	if cfg.Keys == nil {
 		errs = append(errs, errors.New("missing access token signer (keys)"))
 	}
@@ -178,6 +185,20 @@ func NewServer(cfg Config) (*Server, error) {
 		return nil, err
 	}
 	return s, nil
+}
+
+// MaxReuseInterval bounds the refresh reuse interval: it serves a client
+// whose answer was lost on the network, which retries within seconds, and
+// every second of it is a second in which a stolen token's replay goes
+// unnoticed.
+const MaxReuseInterval = 5 * time.Minute
+
+// CheckReuseInterval refuses a reuse interval outside [0, MaxReuseInterval].
+func CheckReuseInterval(d time.Duration) error {
+	if d < 0 || d > MaxReuseInterval {
+		return fmt.Errorf("must be between 0s and %s", MaxReuseInterval)
+	}
+	return nil
 }
 
 // MinLifetime is the shortest lifetime of a token: expires_in and the
@@ -215,7 +236,7 @@ func (s *Server) token(ctx context.Context, r *Request) (*Response, *Error) {
 	if !ok {
 		return nil, UnsupportedGrantType()
 	}
-	client, err := s.authenticateClient(ctx, r)
+	client, err := s.authenticateClient(ctx, r.ClientID, r.ClientSecret)
 	if err != nil {
 		return nil, err
 	}
@@ -230,13 +251,13 @@ func (s *Server) token(ctx context.Context, r *Request) (*Response, *Error) {
 // as league does since 9.2. An unknown client, or a confidential one sent
 // without a secret, still pays one hash comparison, so that response times do
 // not tell which client ids exist.
-func (s *Server) authenticateClient(ctx context.Context, r *Request) (*repos.Client, *Error) {
-	if r.ClientID == "" {
+func (s *Server) authenticateClient(ctx context.Context, id, secret string) (*repos.Client, *Error) {
+	if id == "" {
 		return nil, InvalidClient()
 	}
-	client, err := s.cfg.Definitions.Client(ctx, r.ClientID)
+	client, err := s.cfg.Definitions.Client(ctx, id)
 	if errors.Is(err, repos.ErrNotFound) {
-		s.cfg.Secrets.Fake(r.ClientSecret)
+		s.cfg.Secrets.Fake(secret)
 		return nil, InvalidClient()
 	}
 	if err != nil {
@@ -245,11 +266,11 @@ func (s *Server) authenticateClient(ctx context.Context, r *Request) (*repos.Cli
 	if !client.Confidential() {
 		return client, nil
 	}
-	if r.ClientSecret == "" {
+	if secret == "" {
 		s.cfg.Secrets.Fake("")
 		return nil, InvalidClient()
 	}
-	if !s.cfg.Secrets.Verify(client.SecretHash, r.ClientSecret) {
+	if !s.cfg.Secrets.Verify(client.SecretHash, secret) {
 		return nil, InvalidClient()
 	}
 	return client, nil

@@ -190,3 +190,36 @@ func viaJSON(tb testing.TB, c AccessClaims) AccessClaims {
 	c.Audience, c.Scopes = all(c.Audience), all(c.Scopes)
 	return c
 }
+
+// FuzzVerifyAccessToken feeds the access token verifier arbitrary strings,
+// starting from real tokens of two keys: it must never panic, and what it
+// accepts must carry a kid of a published key and verify again.
+func FuzzVerifyAccessToken(f *testing.F) {
+	ec := newTestSigner(f, "ec_sec1.pem")
+	ed := newTestSigner(f, "ed25519_pkcs8.pem")
+	keys := func(kid string) *Verifier {
+		for _, s := range []*Signer{ec, ed} {
+			if s.KeyID() == kid {
+				return s.Verifier
+			}
+		}
+		return nil
+	}
+	token := mint(f, ec, testClaims())
+	for _, seed := range []string{
+		token, mint(f, ed, testClaims()), token[:len(token)-1], token + "A", "a.b.c", "..", "", ".",
+		strings.Replace(token, ".", "..", 1), "eyJhbGciOiJub25lIn0.e30.",
+	} {
+		f.Add(seed)
+	}
+	f.Fuzz(func(t *testing.T, token string) {
+		claims, err := VerifyAccessToken(token, testIssuedAt, keys)
+		if err != nil {
+			require.Nil(t, claims)
+			return
+		}
+		again, err := VerifyAccessToken(token, testIssuedAt, keys)
+		require.NoError(t, err)
+		require.Equal(t, claims, again)
+	})
+}
