@@ -37,6 +37,7 @@ with --repository "sql <driver> <dsn>" or --repository "file <path>". Run
 `,
 		CobraFunc: func(cmd *cobra.Command) {
 			manage.Setup(cmd, commandEnv())
+			cmd.AddCommand(keyCommand())
 		},
 	})
 }
@@ -60,7 +61,7 @@ func commandEnv() manage.Env {
 
 // handlerNames are the "handler" values of this package's handlers in a
 // JSON config.
-var handlerNames = []string{handlerName(TokenHandler{})}
+var handlerNames = []string{handlerName(TokenHandler{}), handlerName(ServerHandler{})}
 
 // handlerName is a handler module's "handler" value: the last label of its ID.
 func handlerName(m caddy.Module) string {

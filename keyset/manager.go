@@ -276,6 +276,9 @@ func changeStored(ctx context.Context, storage Storage, now func() time.Time,
 	edit func([]scheduledKey, time.Time) ([]scheduledKey, error)) ([]byte, error) {
 	return withLock(ctx, storage, func() ([]byte, error) {
 		data, err := storage.Load(ctx, StorageKey)
+		if errors.Is(err, fs.ErrNotExist) {
+			return nil, ErrNoKeySet
+		}
 		if err != nil {
 			return nil, fmt.Errorf("loading %s: %w", StorageKey, err)
 		}

@@ -2,14 +2,22 @@ package keyset
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"io/fs"
 	"time"
 )
+
+// ErrNoKeySet is a storage no server has generated keys in yet.
+var ErrNoKeySet = errors.New("no signing keys in this storage yet: a server generates them when it first loads a config without private_key")
 
 // List describes the keys of the set kept in storage at now: the ones a
 // resource server is offered, with their times.
 func List(ctx context.Context, storage Storage, now time.Time, sched Schedule) ([]Key, error) {
 	data, err := storage.Load(ctx, StorageKey)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, ErrNoKeySet
+	}
 	if err != nil {
 		return nil, fmt.Errorf("loading %s: %w", StorageKey, err)
 	}
