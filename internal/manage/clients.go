@@ -84,9 +84,11 @@ func (m *manager) addClient(ctx context.Context, spec clientSpec) error {
 
 // rotateClientSecret gives a confidential client a new generated secret,
 // printed to stdout once; the old secret stops working as soon as Caddy sees
-// the change. A public client is refused: giving it a secret would change
-// what kind of client it is, which its app does not expect.
-func (m *manager) rotateClientSecret(ctx context.Context, id string) error {
+// the change. Unless keepTokens, the client's tokens are revoked too: a
+// secret is most often rotated because it leaked, and the tokens obtained
+// with it would outlive it. A public client is refused: giving it a secret
+// would change what kind of client it is, which its app does not expect.
+func (m *manager) rotateClientSecret(ctx context.Context, id string, keepTokens bool) error {
 	c, err := m.client(ctx, id)
 	if err != nil {
 		return err
@@ -103,17 +105,19 @@ func (m *manager) rotateClientSecret(ctx context.Context, id string) error {
 	}
 	m.changed("New secret for client %q, printed below, is shown only this once: store it now. The old secret no longer works.", id)
 	fmt.Fprintln(m.stdout, secret)
-	return nil
+	return m.revokeAfter(ctx, clientOwner(id), keepTokens)
 }
 
-// removeClient deletes a client. Its outstanding refresh tokens stop working,
-// since a refresh authenticates the client first.
-func (m *manager) removeClient(ctx context.Context, id string) error {
+// removeClient deletes a client and unless keepTokens revokes its tokens. Its
+// refresh tokens stop working either way, since a refresh authenticates the
+// client first, but its access tokens are refused before they expire only
+// where revocation is checked, and only if revoked.
+func (m *manager) removeClient(ctx context.Context, id string, keepTokens bool) error {
 	if err := m.store.DeleteClient(ctx, id); err != nil {
 		return notFound(err, "client", id)
 	}
 	m.changed("Removed client %q.", id)
-	return nil
+	return m.revokeAfter(ctx, clientOwner(id), keepTokens)
 }
 
 // listClients prints a table of the clients, without their secrets' hashes.

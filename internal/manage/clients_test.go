@@ -141,7 +141,7 @@ func TestManageClient_RotateSecret(t *testing.T) {
 		require.NoError(t, err)
 
 		f.reset()
-		require.NoError(t, f.rotateClientSecret(t.Context(), "web"))
+		require.NoError(t, f.rotateClientSecret(t.Context(), "web", false))
 		secret := strings.TrimSpace(f.out.String())
 		assert.NotEqual(t, old, secret)
 		assert.Len(t, secret, 43)
@@ -158,11 +158,11 @@ func TestManageClient_RotateSecret(t *testing.T) {
 func TestManageClient_RotateSecretRefused(t *testing.T) {
 	eachBackend(t, func(t *testing.T, f *fixture) {
 		require.NoError(t, f.addClient(t.Context(), clientSpec{id: "cli", public: true}))
-		err := f.rotateClientSecret(t.Context(), "cli")
+		err := f.rotateClientSecret(t.Context(), "cli", false)
 		require.Error(t, err)
 		assert.Contains(t, err.Error(), "public")
 
-		err = f.rotateClientSecret(t.Context(), "nope")
+		err = f.rotateClientSecret(t.Context(), "nope", false)
 		assert.ErrorIs(t, err, repos.ErrNotFound)
 		assert.EqualError(t, err, `no client "nope"`)
 		assert.Empty(t, f.out.String())
@@ -203,13 +203,13 @@ func TestManageClient_Remove(t *testing.T) {
 	eachBackend(t, func(t *testing.T, f *fixture) {
 		require.NoError(t, f.addClient(t.Context(), clientSpec{id: "web", public: true}))
 		f.reset()
-		require.NoError(t, f.removeClient(t.Context(), "web"))
+		require.NoError(t, f.removeClient(t.Context(), "web", false))
 		assert.Contains(t, f.err.String(), `Removed client "web".`)
 		_, err := f.store.Client(t.Context(), "web")
 		assert.ErrorIs(t, err, repos.ErrNotFound)
 		f.checkFile(t)
 
-		err = f.removeClient(t.Context(), "web")
+		err = f.removeClient(t.Context(), "web", false)
 		assert.ErrorIs(t, err, repos.ErrNotFound)
 		assert.EqualError(t, err, `no client "web"`)
 	})
