@@ -26,7 +26,7 @@ func init() {
 Manages what the oauth2_token handler reads from its repository, without
 editing a database or a JSON file by hand, and revokes tokens:
 
-    caddy oauth2 client add|list|show|remove|rotate-secret
+    caddy oauth2 client add|list|show|update|remove|rotate-secret
     caddy oauth2 user   add|list|remove|set-password
     caddy oauth2 scope  add|list|remove
     caddy oauth2 revoke --user <id> | --client <id>

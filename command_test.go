@@ -51,7 +51,7 @@ func TestCommand_Registered(t *testing.T) {
 		names = append(names, c.Name()+" "+strings.Join(subs, ","))
 	}
 	assert.ElementsMatch(t, []string{
-		"client add,list,remove,rotate-secret,show",
+		"client add,list,remove,rotate-secret,show,update",
 		"user add,list,remove,set-password",
 		"scope add,list,remove",
 		"revoke ",

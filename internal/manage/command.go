@@ -41,11 +41,12 @@ func Setup(cmd *cobra.Command, env Env) {
 }
 
 func clientCommand(env Env) *cobra.Command {
-	add := env.subcommand("add <id> [--name <name>] [--grants <grant,...>] [--scopes <scope,...>] [--default-scope <scope,...>] [--public]",
+	add := env.subcommand("add <id> [--name <name>] [--grants <grant,...>] [--scopes <scope,...>] [--default-scope <scope,...>] [--public] [--introspect]",
 		"Adds a client; prints a confidential client's generated secret",
 		func(ctx context.Context, m *manager, cmd *cobra.Command, args []string) error {
 			name, _ := cmd.Flags().GetString("name")
 			public, _ := cmd.Flags().GetBool("public")
+			introspect, _ := cmd.Flags().GetBool("introspect")
 			return m.addClient(ctx, clientSpec{
 				id:           args[0],
 				name:         name,
@@ -53,15 +54,29 @@ func clientCommand(env Env) *cobra.Command {
 				scopes:       listFlag(cmd, "scopes"),
 				defaultScope: listFlag(cmd, "default-scope"),
 				public:       public,
+				introspect:   introspect,
 			})
 		})
-	add.Flags().String("name", "", "Name of the client, for people")
-	add.Flags().StringSlice("grants", nil, "Grants the client may use: "+strings.Join(repos.GrantTypes(), ", ")+" (default: every enabled grant)")
-	add.Flags().StringSlice("scopes", nil, "Scopes the client may request (default: every scope)")
-	add.Flags().StringSlice("default-scope", nil, "Scopes granted when a request names none (default: the directive's default_scope)")
+	clientFlags(add)
 	add.Flags().Bool("public", false, "Add a public client, without a secret")
+	add.Flags().Bool("introspect", false, "Let the client introspect every token, not only its own")
 
-	return repositoryCommand("client", "Adds, lists, shows and removes OAuth clients, and rotates their secrets", `
+	update := env.subcommand("update <id> [--name <name>] [--grants <grant,...>] [--scopes <scope,...>] [--default-scope <scope,...>] "+
+		"[--unrestrict <list,...>] [--introspect | --no-introspect]",
+		"Changes a client's settings, keeping its secret",
+		func(ctx context.Context, m *manager, cmd *cobra.Command, args []string) error {
+			u, err := clientUpdateFlags(cmd)
+			if err != nil {
+				return err
+			}
+			return m.updateClient(ctx, args[0], u)
+		})
+	clientFlags(update)
+	update.Flags().StringSlice("unrestrict", nil, "Lift the restriction of these lists: grants, scopes, default-scope")
+	update.Flags().Bool("introspect", false, "Let the client introspect every token")
+	update.Flags().Bool("no-introspect", false, "Let the client introspect only its own tokens")
+
+	return repositoryCommand("client", "Adds, lists, shows, updates and removes OAuth clients, and rotates their secrets", `
 Manages the OAuth clients of the repository.
 
 A confidential client (the default) authenticates with a secret, which is
@@ -73,6 +88,11 @@ unrestricted (every grant the directive enables, every scope, the directive's
 default_scope); giving one empty ("") allows nothing. Values are separated by
 commas or spaces. Every scope must be declared first ('caddy oauth2 scope add').
 
+update changes only what its flags name; --unrestrict lifts a list's
+restriction. --introspect lets a confidential client introspect every token
+(RFC 7662), as a resource server checking all clients' tokens needs; without
+it a client introspects only its own.
+
 rotate-secret and remove revoke the client's tokens (every token family it
 holds) unless --keep-tokens is given: a secret is rotated, or a client
 removed, when it must lose its access.
@@ -80,12 +100,59 @@ removed, when it must lose its access.
 		add,
 		env.subcommand("list", "Lists the clients", withoutArgs((*manager).listClients)),
 		env.subcommand("show <id>", "Shows a client, without its secret", withArg((*manager).showClient)),
+		update,
 		keepTokensFlag(env.subcommand("remove <id> [--keep-tokens]", "Removes a client and revokes its tokens",
 			withArgKeepingTokens((*manager).removeClient))),
 		keepTokensFlag(env.subcommand("rotate-secret <id> [--keep-tokens]",
 			"Gives a confidential client a new generated secret, prints it, and revokes the client's tokens",
 			withArgKeepingTokens((*manager).rotateClientSecret))),
 	)
+}
+
+// clientFlags adds the flags of a client's settings that add and update
+// share.
+func clientFlags(cmd *cobra.Command) {
+	f := cmd.Flags()
+	f.String("name", "", "Name of the client, for people")
+	f.StringSlice("grants", nil, "Grants the client may use: "+strings.Join(repos.GrantTypes(), ", ")+" (default: every enabled grant)")
+	f.StringSlice("scopes", nil, "Scopes the client may request (default: every scope)")
+	f.StringSlice("default-scope", nil, "Scopes granted when a request names none (default: the directive's default_scope)")
+}
+
+// clientUpdateFlags reads the flags of client update: those given, and only
+// those, are changes.
+func clientUpdateFlags(cmd *cobra.Command) (clientUpdate, error) {
+	flags := cmd.Flags()
+	var u clientUpdate
+	if flags.Changed("name") {
+		name, _ := flags.GetString("name")
+		u.name = &name
+	}
+	lists := map[string]**[]string{"grants": &u.grants, "scopes": &u.scopes, "default-scope": &u.defaultScope}
+	for flag, field := range lists {
+		if flags.Changed(flag) {
+			l := listFlag(cmd, flag)
+			*field = &l
+		}
+	}
+	for _, flag := range listFlag(cmd, "unrestrict") {
+		field, ok := lists[flag]
+		switch {
+		case !ok:
+			return clientUpdate{}, fmt.Errorf("--unrestrict: unknown list %q (want grants, scopes or default-scope)", flag)
+		case flags.Changed(flag):
+			return clientUpdate{}, fmt.Errorf("--unrestrict %s and --%s: give one of them", flag, flag)
+		}
+		*field = new([]string) // points to a nil list: no restriction
+	}
+	on, off := flags.Changed("introspect"), flags.Changed("no-introspect")
+	switch {
+	case on && off:
+		return clientUpdate{}, errors.New("--introspect and --no-introspect: give one of them")
+	case on || off:
+		u.introspect = &on
+	}
+	return u, nil
 }
 
 func userCommand(env Env) *cobra.Command {

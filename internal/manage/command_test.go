@@ -312,6 +312,39 @@ func TestCommand_Revoke(t *testing.T) {
 	assert.True(t, revoked(t, tokens, kept))
 }
 
+func TestCommand_ClientUpdate(t *testing.T) {
+	dir := t.TempDir()
+	env := testEnv(dir)
+	repo := []string{"--repository", "file " + filepath.Join(dir, "oauth2.json")}
+	run := func(args ...string) error {
+		_, _, err := execute(t, env, "", append(args, repo...)...)
+		return err
+	}
+	require.NoError(t, run("scope", "add", "read"))
+	require.NoError(t, run("client", "add", "web", "--scopes", "read", "--grants", "refresh_token", "--introspect"))
+	require.NoError(t, run("client", "update", "web", "--name", "Web app", "--no-introspect", "--unrestrict", "scopes,grants"))
+	show := mustExecute(t, env, "", append([]string{"client", "show", "web"}, repo...)...)
+	assert.Contains(t, show, "name:           Web app\n")
+	assert.Contains(t, show, "grants:         (all the directive enables)\n")
+	assert.Contains(t, show, "scopes:         (all declared scopes)\n")
+	assert.Contains(t, show, "introspect:     its own tokens only\n")
+
+	require.NoError(t, run("client", "update", "web", "--introspect", "--grants", ""))
+	show = mustExecute(t, env, "", append([]string{"client", "show", "web"}, repo...)...)
+	assert.Contains(t, show, "grants:         (none)\n")
+	assert.Contains(t, show, "introspect:     every token\n")
+
+	for args, want := range map[string]string{
+		"":                                      "nothing to change",
+		"--introspect --no-introspect":          "--introspect and --no-introspect: give one of them",
+		"--unrestrict grants --grants password": "--unrestrict grants and --grants: give one of them",
+		"--unrestrict name":                     `--unrestrict: unknown list "name"`,
+	} {
+		err := run(append([]string{"client", "update", "web"}, strings.Fields(args)...)...)
+		assert.ErrorContains(t, err, want, args)
+	}
+}
+
 // A definitions file's tokens are revoked in the token database its handler
 // names, which the command says it uses.
 func TestCommand_RevokeInTheTokenStoreOfAFile(t *testing.T) {
