@@ -20,15 +20,16 @@ import (
 func init() {
 	caddycmd.RegisterCommand(caddycmd.Command{
 		Name:  "oauth2",
-		Usage: "client|user|scope|keygen ...",
-		Short: "Manages the clients, users and scopes of oauth2_token, and makes signing keys",
+		Usage: "client|user|scope|revoke|keygen ...",
+		Short: "Manages the clients, users and scopes of oauth2_token, revokes tokens, and makes signing keys",
 		Long: `
 Manages what the oauth2_token handler reads from its repository, without
-editing a database or a JSON file by hand:
+editing a database or a JSON file by hand, and revokes tokens:
 
-    caddy oauth2 client add|list|show|remove|rotate-secret
+    caddy oauth2 client add|list|show|update|remove|rotate-secret
     caddy oauth2 user   add|list|remove|set-password
     caddy oauth2 scope  add|list|remove
+    caddy oauth2 revoke --user <id> | --client <id>
     caddy oauth2 keygen
 
 The repository is found in the config (--config, as for 'caddy run') or named

@@ -6,6 +6,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/caddyserver/caddy/v2"
 	caddycmd "github.com/caddyserver/caddy/v2/cmd"
@@ -14,6 +15,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/caddy-oauth2/caddy-oauth2/internal/manage"
+	"github.com/caddy-oauth2/caddy-oauth2/repos"
 	"github.com/caddy-oauth2/caddy-oauth2/repos/file"
 	reposql "github.com/caddy-oauth2/caddy-oauth2/repos/sql"
 )
@@ -49,9 +51,10 @@ func TestCommand_Registered(t *testing.T) {
 		names = append(names, c.Name()+" "+strings.Join(subs, ","))
 	}
 	assert.ElementsMatch(t, []string{
-		"client add,list,remove,rotate-secret,show",
+		"client add,list,remove,rotate-secret,show,update",
 		"user add,list,remove,set-password",
 		"scope add,list,remove",
+		"revoke ",
 		"keygen ",
 	}, names)
 }
@@ -135,6 +138,27 @@ func TestCommand_CaddyfileRepository(t *testing.T) {
 		assert.Equal(t, []string{"email"}, sqlScopes(t, db))
 	})
 
+	// A definitions file's tokens are revoked in the database of its tokens
+	// block, as provisioning opens it.
+	t.Run("file with a tokens block", func(t *testing.T) {
+		db := filepath.Join(dir, "tokens.db")
+		cfg := writeCaddyfile("tokens.caddyfile", "repository file {env.OAUTH2_TEST_DIR}/tokens-defs.json {\n\t\t\ttokens sql sqlite "+db+"\n\t\t}")
+		_, _, err := oauth2Command(t, "client", "add", "web", "--config", cfg)
+		require.NoError(t, err)
+		tokens, err := reposql.Open(t.Context(), "sqlite", db)
+		require.NoError(t, err)
+		defer tokens.Close()
+		r := repos.RefreshToken{ID: "rt", FamilyID: "f", ClientID: "web", ExpiresAt: time.Now().Add(time.Hour), AccessTokenID: "at"}
+		require.NoError(t, tokens.Issue(t.Context(), r))
+
+		_, stderr, err := oauth2Command(t, "revoke", "--client", "web", "--config", cfg)
+		require.NoError(t, err)
+		assert.Contains(t, stderr, "Revoking tokens in the sqlite database "+db+".")
+		_, revoked, err := tokens.RefreshTokenState(t.Context(), "rt")
+		require.NoError(t, err)
+		assert.True(t, revoked)
+	})
+
 	t.Run("handlers disagree", func(t *testing.T) {
 		path := filepath.Join(dir, "two.caddyfile")
 		two := ":8080 {\n\toauth2_token /a {\n\t\trepository file a.json\n\t}\n\toauth2_token /b {\n\t\trepository sql sqlite b.db\n\t}\n}\n"
@@ -163,12 +187,12 @@ func TestConfigRepositories(t *testing.T) {
 		{"sql without driver: the default", route(`{"handler": "oauth2_token", "repository": {"backend": "sql"}}`), []manage.Location{def}},
 		{"sql", route(`{"handler": "oauth2_token", "repository": {"backend": "sql", "driver": "postgres", "dsn": "host=db"}}`),
 			[]manage.Location{{Backend: "sql", Driver: "postgres", DSN: "host=db"}}},
-		{"file, its token store ignored", route(`{"handler": "oauth2_token", "repository": {"backend": "file", "path": "defs.json", "tokens": {"driver": "sqlite", "dsn": "t.db"}}}`),
-			[]manage.Location{{Backend: "file", Path: "defs.json"}}},
-		{"placeholders resolved", route(`{"handler": "oauth2_token", "repository": {"backend": "file", "path": "{env.OAUTH2_TEST_DIR}/defs.json"}}`),
-			[]manage.Location{{Backend: "file", Path: "/etc/caddy/defs.json"}}},
+		{"file with its token store", route(`{"handler": "oauth2_token", "repository": {"backend": "file", "path": "defs.json", "tokens": {"driver": "postgres", "dsn": "{env.OAUTH2_TEST_DIR}"}}}`),
+			[]manage.Location{{Backend: "file", Path: "defs.json", TokenDriver: "postgres", TokenDSN: "/etc/caddy"}}},
+		{"placeholders resolved, the default token store", route(`{"handler": "oauth2_token", "repository": {"backend": "file", "path": "{env.OAUTH2_TEST_DIR}/defs.json"}}`),
+			[]manage.Location{{Backend: "file", Path: "/etc/caddy/defs.json", TokenDriver: def.Driver, TokenDSN: def.DSN}}},
 		{"other handlers ignored", route(`{"handler": "static_response"}`, `{"handler": "oauth2_token", "repository": {"backend": "file", "path": "a.json"}}`),
-			[]manage.Location{{Backend: "file", Path: "a.json"}}},
+			[]manage.Location{{Backend: "file", Path: "a.json", TokenDriver: def.Driver, TokenDSN: def.DSN}}},
 		{"no handler", route(`{"handler": "static_response"}`), []manage.Location{}},
 	}
 	for _, tt := range tests {
@@ -189,6 +213,8 @@ func TestConfigRepositories(t *testing.T) {
 		_, err := configRepositories([]byte(config))
 		assert.ErrorContains(t, err, want)
 	}
+	_, err := configRepositories(route(`{"handler": "oauth2_token", "repository": {"backend": "file", "path": "a.json", "tokens": {"driver": "x", "dsn": "y"}}}`))
+	assert.ErrorContains(t, err, `tokens: unknown driver "x"`, "a definitions file's token store is located too")
 }
 
 // --repository takes the arguments of the Caddyfile's repository
@@ -196,13 +222,16 @@ func TestConfigRepositories(t *testing.T) {
 // spaces is the rest of the value, as it always was.
 func TestRepositoryFromFlag(t *testing.T) {
 	t.Setenv("OAUTH2_TEST_DB", "/var/lib/caddy/oauth2.db")
+	// A definitions file's token state is the default database: the flag
+	// takes no block to name another.
+	driver, dsn := defaultSQLite()
 	for spec, want := range map[string]manage.Location{
 		"sql sqlite {env.OAUTH2_TEST_DB}":                    {Backend: "sql", Driver: "sqlite", DSN: "/var/lib/caddy/oauth2.db"},
 		`  sql   postgres   "host=db user=caddy password=x"`: {Backend: "sql", Driver: "postgres", DSN: "host=db user=caddy password=x"},
 		"sql postgres host=db user=caddy password=x":         {Backend: "sql", Driver: "postgres", DSN: "host=db user=caddy password=x"},
-		"file /etc/my caddy/defs.json":                       {Backend: "file", Path: "/etc/my caddy/defs.json"},
-		"file /etc/caddy/defs.json":                          {Backend: "file", Path: "/etc/caddy/defs.json"},
-		`file "/etc/my caddy/defs.json"`:                     {Backend: "file", Path: "/etc/my caddy/defs.json"},
+		"file /etc/my caddy/defs.json":                       {Backend: "file", Path: "/etc/my caddy/defs.json", TokenDriver: driver, TokenDSN: dsn},
+		"file /etc/caddy/defs.json":                          {Backend: "file", Path: "/etc/caddy/defs.json", TokenDriver: driver, TokenDSN: dsn},
+		`file "/etc/my caddy/defs.json"`:                     {Backend: "file", Path: "/etc/my caddy/defs.json", TokenDriver: driver, TokenDSN: dsn},
 	} {
 		got, err := repositoryFromFlag(spec)
 		require.NoError(t, err, spec)

@@ -297,11 +297,23 @@ func (r *FileRepository) check(repl *caddy.Replacer) error {
 	return nil
 }
 
-// location implements repositoryConfig. The token store is no concern of
-// the commands.
+// location implements repositoryConfig. The token store is where the
+// commands revoke tokens: the tokens subdirective's database, or the default
+// one, as Provision opens it.
 func (r *FileRepository) location(repl *caddy.Replacer) (manage.Location, error) {
 	path, err := r.resolvePath(repl)
-	return manage.Location{Backend: manage.BackendFile, Path: path}, err
+	if err != nil {
+		return manage.Location{}, err
+	}
+	tokens := r.Tokens
+	if tokens == nil {
+		tokens = new(SQLRepository)
+	}
+	driver, dsn, err := tokens.resolve(repl)
+	if err != nil {
+		return manage.Location{}, fmt.Errorf("tokens: %w", err)
+	}
+	return manage.Location{Backend: manage.BackendFile, Path: path, TokenDriver: driver, TokenDSN: dsn}, nil
 }
 
 // decodeRepository decodes a handler's repository config into its module,

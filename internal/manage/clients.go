@@ -27,6 +27,9 @@ type clientSpec struct {
 	// public makes a client without a secret, for apps that cannot keep one
 	// (RFC 6749 §2.1).
 	public bool
+	// introspect lets the client introspect every token (RFC 7662), as a
+	// resource server that checks the tokens of every client must.
+	introspect bool
 }
 
 // addClient adds a client. A confidential client gets a generated secret,
@@ -37,6 +40,9 @@ func (m *manager) addClient(ctx context.Context, spec clientSpec) error {
 		return err
 	}
 	if err := checkGrants(spec.grants, spec.public); err != nil {
+		return err
+	}
+	if err := checkIntrospect(spec.public, spec.introspect); err != nil {
 		return err
 	}
 	if err := m.checkScopes(ctx, "--scopes", spec.scopes); err != nil {
@@ -60,6 +66,7 @@ func (m *manager) addClient(ctx context.Context, spec clientSpec) error {
 		Grants:       spec.grants,
 		Scopes:       spec.scopes,
 		DefaultScope: spec.defaultScope,
+		Introspect:   spec.introspect,
 	}
 	var secret string
 	if !spec.public {
@@ -84,9 +91,11 @@ func (m *manager) addClient(ctx context.Context, spec clientSpec) error {
 
 // rotateClientSecret gives a confidential client a new generated secret,
 // printed to stdout once; the old secret stops working as soon as Caddy sees
-// the change. A public client is refused: giving it a secret would change
-// what kind of client it is, which its app does not expect.
-func (m *manager) rotateClientSecret(ctx context.Context, id string) error {
+// the change. Unless keepTokens, the client's tokens are revoked too: a
+// secret is most often rotated because it leaked, and the tokens obtained
+// with it would outlive it. A public client is refused: giving it a secret
+// would change what kind of client it is, which its app does not expect.
+func (m *manager) rotateClientSecret(ctx context.Context, id string, keepTokens bool) error {
 	c, err := m.client(ctx, id)
 	if err != nil {
 		return err
@@ -103,17 +112,86 @@ func (m *manager) rotateClientSecret(ctx context.Context, id string) error {
 	}
 	m.changed("New secret for client %q, printed below, is shown only this once: store it now. The old secret no longer works.", id)
 	fmt.Fprintln(m.stdout, secret)
+	return m.revokeAfter(ctx, clientOwner(id), keepTokens)
+}
+
+// clientUpdate is a change to a client's settings: each field that is set
+// replaces the client's value, each nil one leaves it as it is. The secret is
+// not among them (rotateClientSecret is). The redirect URIs of the
+// authorization code flow (DESIGN.md §10) will be one more list here.
+type clientUpdate struct {
+	name *string
+	// grants, scopes and defaultScope point to the new list; a nil list
+	// lifts the restriction, as an omitted flag does for addClient.
+	grants, scopes, defaultScope *[]string
+	introspect                   *bool
+}
+
+// updateClient changes the settings of a client that u names, keeping the
+// others and its secret. The result is checked as addClient checks a new
+// client: a narrowed --scopes must still hold the default scope, say.
+func (m *manager) updateClient(ctx context.Context, id string, u clientUpdate) error {
+	if u == (clientUpdate{}) {
+		return errors.New("nothing to change: give --name, --grants, --scopes, --default-scope, --unrestrict, --introspect or --no-introspect")
+	}
+	c, err := m.client(ctx, id)
+	if err != nil {
+		return err
+	}
+	u.apply(c)
+	if err := checkGrants(c.Grants, !c.Confidential()); err != nil {
+		return err
+	}
+	if u.scopes != nil {
+		if err := m.checkScopes(ctx, "--scopes", c.Scopes); err != nil {
+			return err
+		}
+	}
+	if u.defaultScope != nil {
+		if err := m.checkScopes(ctx, "--default-scope", c.DefaultScope); err != nil {
+			return err
+		}
+	}
+	if err := checkDefaultScope(c.DefaultScope, c.Scopes); err != nil {
+		return err
+	}
+	if err := checkIntrospect(!c.Confidential(), c.Introspect); err != nil {
+		return err
+	}
+	if err := m.store.PutClient(ctx, *c); err != nil {
+		return fmt.Errorf("storing client %q: %w", id, err)
+	}
+	m.changed("Updated client %q.", id)
 	return nil
 }
 
-// removeClient deletes a client. Its outstanding refresh tokens stop working,
-// since a refresh authenticates the client first.
-func (m *manager) removeClient(ctx context.Context, id string) error {
+// apply makes the changes of u to c.
+func (u clientUpdate) apply(c *repos.Client) {
+	if u.name != nil {
+		c.Name = *u.name
+	}
+	for _, l := range []struct{ to, from *[]string }{
+		{&c.Grants, u.grants}, {&c.Scopes, u.scopes}, {&c.DefaultScope, u.defaultScope},
+	} {
+		if l.from != nil {
+			*l.to = *l.from
+		}
+	}
+	if u.introspect != nil {
+		c.Introspect = *u.introspect
+	}
+}
+
+// removeClient deletes a client and unless keepTokens revokes its tokens. Its
+// refresh tokens stop working either way, since a refresh authenticates the
+// client first, but its access tokens are refused before they expire only
+// where revocation is checked, and only if revoked.
+func (m *manager) removeClient(ctx context.Context, id string, keepTokens bool) error {
 	if err := m.store.DeleteClient(ctx, id); err != nil {
 		return notFound(err, "client", id)
 	}
 	m.changed("Removed client %q.", id)
-	return nil
+	return m.revokeAfter(ctx, clientOwner(id), keepTokens)
 }
 
 // listClients prints a table of the clients, without their secrets' hashes.
@@ -152,6 +230,7 @@ func (m *manager) showClient(ctx context.Context, id string) error {
 	t.row("grants:", describeList(c.Grants, "(all the directive enables)"))
 	t.row("scopes:", describeList(c.Scopes, "(all declared scopes)"))
 	t.row("default scope:", describeList(c.DefaultScope, "(the directive's default_scope)"))
+	t.row("introspect:", describeIntrospect(c.Introspect))
 	return t.flush()
 }
 
@@ -162,6 +241,14 @@ func (m *manager) client(ctx context.Context, id string) (*repos.Client, error) 
 		return nil, notFound(err, "client", id)
 	}
 	return c, nil
+}
+
+// describeIntrospect says which tokens a client may introspect.
+func describeIntrospect(every bool) string {
+	if every {
+		return "every token"
+	}
+	return "its own tokens only"
 }
 
 // clientType is the TYPE column of the client list.

@@ -141,7 +141,7 @@ func TestManageClient_RotateSecret(t *testing.T) {
 		require.NoError(t, err)
 
 		f.reset()
-		require.NoError(t, f.rotateClientSecret(t.Context(), "web"))
+		require.NoError(t, f.rotateClientSecret(t.Context(), "web", false))
 		secret := strings.TrimSpace(f.out.String())
 		assert.NotEqual(t, old, secret)
 		assert.Len(t, secret, 43)
@@ -158,11 +158,11 @@ func TestManageClient_RotateSecret(t *testing.T) {
 func TestManageClient_RotateSecretRefused(t *testing.T) {
 	eachBackend(t, func(t *testing.T, f *fixture) {
 		require.NoError(t, f.addClient(t.Context(), clientSpec{id: "cli", public: true}))
-		err := f.rotateClientSecret(t.Context(), "cli")
+		err := f.rotateClientSecret(t.Context(), "cli", false)
 		require.Error(t, err)
 		assert.Contains(t, err.Error(), "public")
 
-		err = f.rotateClientSecret(t.Context(), "nope")
+		err = f.rotateClientSecret(t.Context(), "nope", false)
 		assert.ErrorIs(t, err, repos.ErrNotFound)
 		assert.EqualError(t, err, `no client "nope"`)
 		assert.Empty(t, f.out.String())
@@ -203,13 +203,13 @@ func TestManageClient_Remove(t *testing.T) {
 	eachBackend(t, func(t *testing.T, f *fixture) {
 		require.NoError(t, f.addClient(t.Context(), clientSpec{id: "web", public: true}))
 		f.reset()
-		require.NoError(t, f.removeClient(t.Context(), "web"))
+		require.NoError(t, f.removeClient(t.Context(), "web", false))
 		assert.Contains(t, f.err.String(), `Removed client "web".`)
 		_, err := f.store.Client(t.Context(), "web")
 		assert.ErrorIs(t, err, repos.ErrNotFound)
 		f.checkFile(t)
 
-		err = f.removeClient(t.Context(), "web")
+		err = f.removeClient(t.Context(), "web", false)
 		assert.ErrorIs(t, err, repos.ErrNotFound)
 		assert.EqualError(t, err, `no client "web"`)
 	})
@@ -247,4 +247,94 @@ func TestManageClient_ListControlCharacters(t *testing.T) {
 	require.NoError(t, f.listClients(t.Context()))
 	assert.NotContains(t, f.out.String(), "\x1b")
 	assert.Contains(t, f.out.String(), "evil\uFFFD[2Jname\uFFFDx")
+}
+
+func TestManageClient_AddIntrospect(t *testing.T) {
+	eachBackend(t, func(t *testing.T, f *fixture) {
+		require.NoError(t, f.addClient(t.Context(), clientSpec{id: "rs", introspect: true}))
+		c, err := f.store.Client(t.Context(), "rs")
+		require.NoError(t, err)
+		assert.True(t, c.Introspect)
+		f.checkFile(t)
+
+		f.reset()
+		require.NoError(t, f.showClient(t.Context(), "rs"))
+		assert.Contains(t, f.out.String(), "introspect:     every token\n")
+
+		err = f.addClient(t.Context(), clientSpec{id: "cli", public: true, introspect: true})
+		assert.ErrorContains(t, err, "--introspect: only a confidential client may call the introspection endpoint")
+		_, err = f.store.Client(t.Context(), "cli")
+		assert.ErrorIs(t, err, repos.ErrNotFound)
+	})
+}
+
+func TestManageClient_Update(t *testing.T) {
+	list := func(l ...string) *[]string { l = append([]string{}, l...); return &l }
+	unrestricted := new([]string)
+	name, yes, no := "New name", true, false
+	hash, err := testHash([]byte("secret"))
+	require.NoError(t, err)
+	web := repos.Client{ID: "web", Name: "Web", SecretHash: string(hash), Grants: []string{"password", "refresh_token"},
+		Scopes: []string{"read", "write"}, DefaultScope: []string{"read"}}
+	tests := []struct {
+		name   string
+		update clientUpdate
+		want   func(c repos.Client) repos.Client // from web; nil: refused
+		err    string
+	}{
+		{"name", clientUpdate{name: &name}, func(c repos.Client) repos.Client { c.Name = name; return c }, ""},
+		{"grants", clientUpdate{grants: list("client_credentials")},
+			func(c repos.Client) repos.Client { c.Grants = []string{"client_credentials"}; return c }, ""},
+		{"scopes narrowed, with the default scope", clientUpdate{scopes: list("read")},
+			func(c repos.Client) repos.Client { c.Scopes = []string{"read"}; return c }, ""},
+		{"nothing allowed", clientUpdate{grants: list(), scopes: list(), defaultScope: list()},
+			func(c repos.Client) repos.Client {
+				c.Grants, c.Scopes, c.DefaultScope = []string{}, []string{}, []string{}
+				return c
+			}, ""},
+		{"restrictions lifted", clientUpdate{grants: unrestricted, scopes: unrestricted, defaultScope: unrestricted},
+			func(c repos.Client) repos.Client { c.Grants, c.Scopes, c.DefaultScope = nil, nil, nil; return c }, ""},
+		{"introspect", clientUpdate{introspect: &yes}, func(c repos.Client) repos.Client { c.Introspect = true; return c }, ""},
+		{"no introspect", clientUpdate{introspect: &no}, func(c repos.Client) repos.Client { return c }, ""},
+
+		{"nothing to change", clientUpdate{}, nil, "nothing to change"},
+		{"unknown grant", clientUpdate{grants: list("implicit")}, nil, `unknown grant "implicit"`},
+		{"unknown scope", clientUpdate{scopes: list("read", "admin")}, nil, `--scopes: unknown scope "admin"`},
+		{"scopes narrowed below the default scope", clientUpdate{scopes: list("write")}, nil,
+			`--default-scope: "read" is not among the client's --scopes`},
+		{"default scope outside the scopes", clientUpdate{defaultScope: list("write", "admin")}, nil, `--default-scope: unknown scope "admin"`},
+	}
+	eachBackend(t, func(t *testing.T, f *fixture) {
+		f.scopes(t, "read", "write")
+		for _, tt := range tests {
+			t.Run(tt.name, func(t *testing.T) {
+				require.NoError(t, f.store.PutClient(t.Context(), web))
+				before, err := f.store.Client(t.Context(), "web")
+				require.NoError(t, err)
+				f.reset()
+
+				err = f.updateClient(t.Context(), "web", tt.update)
+				after, gerr := f.store.Client(t.Context(), "web")
+				require.NoError(t, gerr)
+				if tt.want == nil {
+					require.Error(t, err)
+					assert.Contains(t, err.Error(), tt.err)
+					assert.Equal(t, before, after, "a refused update changes nothing")
+					return
+				}
+				require.NoError(t, err)
+				assert.Contains(t, f.err.String(), `Updated client "web".`)
+				want := tt.want(web)
+				assert.Equal(t, &want, after, "the secret is kept")
+				f.checkFile(t)
+			})
+		}
+
+		require.NoError(t, f.addClient(t.Context(), clientSpec{id: "cli", public: true}))
+		err := f.updateClient(t.Context(), "cli", clientUpdate{introspect: &yes})
+		assert.ErrorContains(t, err, "--introspect: only a confidential client may call the introspection endpoint")
+		err = f.updateClient(t.Context(), "cli", clientUpdate{grants: list("client_credentials")})
+		assert.ErrorContains(t, err, "a public client cannot use client_credentials")
+		assert.EqualError(t, f.updateClient(t.Context(), "nope", clientUpdate{name: &name}), `no client "nope"`)
+	})
 }

@@ -34,18 +34,19 @@ type Env struct {
 	Hash func(plaintext []byte) ([]byte, error)
 }
 
-// Setup adds the client, user, scope and keygen commands to cmd, the
+// Setup adds the client, user, scope, revoke and keygen commands to cmd, the
 // `caddy oauth2` command.
 func Setup(cmd *cobra.Command, env Env) {
-	cmd.AddCommand(clientCommand(env), userCommand(env), scopeCommand(env), keygenCommand())
+	cmd.AddCommand(clientCommand(env), userCommand(env), scopeCommand(env), revokeCommand(env), keygenCommand())
 }
 
 func clientCommand(env Env) *cobra.Command {
-	add := env.subcommand("add <id> [--name <name>] [--grants <grant,...>] [--scopes <scope,...>] [--default-scope <scope,...>] [--public]",
+	add := env.subcommand("add <id> [--name <name>] [--grants <grant,...>] [--scopes <scope,...>] [--default-scope <scope,...>] [--public] [--introspect]",
 		"Adds a client; prints a confidential client's generated secret",
 		func(ctx context.Context, m *manager, cmd *cobra.Command, args []string) error {
 			name, _ := cmd.Flags().GetString("name")
 			public, _ := cmd.Flags().GetBool("public")
+			introspect, _ := cmd.Flags().GetBool("introspect")
 			return m.addClient(ctx, clientSpec{
 				id:           args[0],
 				name:         name,
@@ -53,15 +54,29 @@ func clientCommand(env Env) *cobra.Command {
 				scopes:       listFlag(cmd, "scopes"),
 				defaultScope: listFlag(cmd, "default-scope"),
 				public:       public,
+				introspect:   introspect,
 			})
 		})
-	add.Flags().String("name", "", "Name of the client, for people")
-	add.Flags().StringSlice("grants", nil, "Grants the client may use: "+strings.Join(repos.GrantTypes(), ", ")+" (default: every enabled grant)")
-	add.Flags().StringSlice("scopes", nil, "Scopes the client may request (default: every scope)")
-	add.Flags().StringSlice("default-scope", nil, "Scopes granted when a request names none (default: the directive's default_scope)")
+	clientFlags(add)
 	add.Flags().Bool("public", false, "Add a public client, without a secret")
+	add.Flags().Bool("introspect", false, "Let the client introspect every token, not only its own")
 
-	return repositoryCommand("client", "Adds, lists, shows and removes OAuth clients, and rotates their secrets", `
+	update := env.subcommand("update <id> [--name <name>] [--grants <grant,...>] [--scopes <scope,...>] [--default-scope <scope,...>] "+
+		"[--unrestrict <list,...>] [--introspect | --no-introspect]",
+		"Changes a client's settings, keeping its secret",
+		func(ctx context.Context, m *manager, cmd *cobra.Command, args []string) error {
+			u, err := clientUpdateFlags(cmd)
+			if err != nil {
+				return err
+			}
+			return m.updateClient(ctx, args[0], u)
+		})
+	clientFlags(update)
+	update.Flags().StringSlice("unrestrict", nil, "Lift the restriction of these lists: grants, scopes, default-scope")
+	update.Flags().Bool("introspect", false, "Let the client introspect every token")
+	update.Flags().Bool("no-introspect", false, "Let the client introspect only its own tokens")
+
+	return repositoryCommand("client", "Adds, lists, shows, updates and removes OAuth clients, and rotates their secrets", `
 Manages the OAuth clients of the repository.
 
 A confidential client (the default) authenticates with a secret, which is
@@ -72,13 +87,72 @@ Lists: not giving --grants, --scopes or --default-scope leaves the client
 unrestricted (every grant the directive enables, every scope, the directive's
 default_scope); giving one empty ("") allows nothing. Values are separated by
 commas or spaces. Every scope must be declared first ('caddy oauth2 scope add').
+
+update changes only what its flags name; --unrestrict lifts a list's
+restriction. --introspect lets a confidential client introspect every token
+(RFC 7662), as a resource server checking all clients' tokens needs; without
+it a client introspects only its own.
+
+rotate-secret and remove revoke the client's tokens (every token family it
+holds) unless --keep-tokens is given: a secret is rotated, or a client
+removed, when it must lose its access.
 `,
 		add,
 		env.subcommand("list", "Lists the clients", withoutArgs((*manager).listClients)),
 		env.subcommand("show <id>", "Shows a client, without its secret", withArg((*manager).showClient)),
-		env.subcommand("remove <id>", "Removes a client; its refresh tokens stop working", withArg((*manager).removeClient)),
-		env.subcommand("rotate-secret <id>", "Gives a confidential client a new generated secret and prints it", withArg((*manager).rotateClientSecret)),
+		update,
+		keepTokensFlag(env.subcommand("remove <id> [--keep-tokens]", "Removes a client and revokes its tokens",
+			withArgKeepingTokens((*manager).removeClient))),
+		keepTokensFlag(env.subcommand("rotate-secret <id> [--keep-tokens]",
+			"Gives a confidential client a new generated secret, prints it, and revokes the client's tokens",
+			withArgKeepingTokens((*manager).rotateClientSecret))),
 	)
+}
+
+// clientFlags adds the flags of a client's settings that add and update
+// share.
+func clientFlags(cmd *cobra.Command) {
+	f := cmd.Flags()
+	f.String("name", "", "Name of the client, for people")
+	f.StringSlice("grants", nil, "Grants the client may use: "+strings.Join(repos.GrantTypes(), ", ")+" (default: every enabled grant)")
+	f.StringSlice("scopes", nil, "Scopes the client may request (default: every scope)")
+	f.StringSlice("default-scope", nil, "Scopes granted when a request names none (default: the directive's default_scope)")
+}
+
+// clientUpdateFlags reads the flags of client update: those given, and only
+// those, are changes.
+func clientUpdateFlags(cmd *cobra.Command) (clientUpdate, error) {
+	flags := cmd.Flags()
+	var u clientUpdate
+	if flags.Changed("name") {
+		name, _ := flags.GetString("name")
+		u.name = &name
+	}
+	lists := map[string]**[]string{"grants": &u.grants, "scopes": &u.scopes, "default-scope": &u.defaultScope}
+	for flag, field := range lists {
+		if flags.Changed(flag) {
+			l := listFlag(cmd, flag)
+			*field = &l
+		}
+	}
+	for _, flag := range listFlag(cmd, "unrestrict") {
+		field, ok := lists[flag]
+		switch {
+		case !ok:
+			return clientUpdate{}, fmt.Errorf("--unrestrict: unknown list %q (want grants, scopes or default-scope)", flag)
+		case flags.Changed(flag):
+			return clientUpdate{}, fmt.Errorf("--unrestrict %s and --%s: give one of them", flag, flag)
+		}
+		*field = new([]string) // points to a nil list: no restriction
+	}
+	on, off := flags.Changed("introspect"), flags.Changed("no-introspect")
+	switch {
+	case on && off:
+		return clientUpdate{}, errors.New("--introspect and --no-introspect: give one of them")
+	case on || off:
+		u.introspect = &on
+	}
+	return u, nil
 }
 
 func userCommand(env Env) *cobra.Command {
@@ -101,15 +175,55 @@ it in. They are stored only as bcrypt hashes.
 A user's id is the sub claim of its access tokens. Without --id, a random
 UUID is generated. --scopes limits what the password grant may give on the
 user's behalf (default: every scope; "" allows none).
+
+set-password and remove revoke the user's tokens (every token family it
+holds) unless --keep-tokens is given: a password is changed, or a user
+removed, when the old access must end.
 `,
 		add,
 		env.subcommand("list", "Lists the users", withoutArgs((*manager).listUsers)),
-		env.subcommand("remove <username>", "Removes a user", withArg((*manager).removeUser)),
-		env.subcommand("set-password <username>", "Sets a user's password; reads it like add",
+		keepTokensFlag(env.subcommand("remove <username> [--keep-tokens]", "Removes a user and revokes its tokens",
+			withArgKeepingTokens((*manager).removeUser))),
+		keepTokensFlag(env.subcommand("set-password <username> [--keep-tokens]",
+			"Sets a user's password, read like add's, and revokes the user's tokens",
 			func(ctx context.Context, m *manager, cmd *cobra.Command, args []string) error {
-				return m.setUserPassword(ctx, args[0], passwordFrom(cmd, "password"))
-			}),
+				keep, _ := cmd.Flags().GetBool("keep-tokens")
+				return m.setUserPassword(ctx, args[0], passwordFrom(cmd, "password"), keep)
+			})),
 	)
+}
+
+// revokeCommand is `caddy oauth2 revoke`, which revokes every token of a user
+// or a client: for a stolen device, say, when the password itself is safe.
+func revokeCommand(env Env) *cobra.Command {
+	cmd := env.subcommand("revoke (--user <id> | --client <id>)", "Revokes every token of a user or a client",
+		func(ctx context.Context, m *manager, cmd *cobra.Command, _ []string) error {
+			user, _ := cmd.Flags().GetString("user")
+			client, _ := cmd.Flags().GetString("client")
+			if (user == "") == (client == "") {
+				return errors.New("give --user <id> or --client <id>, one of them")
+			}
+			return m.revoke(ctx, repos.FamilyOwner{UserID: user, ClientID: client})
+		})
+	cmd.Long = `
+Revokes every token family of a user (by its id, the sub claim of its tokens)
+or of a client: their refresh tokens stop working at once, and their access
+tokens are refused wherever revocation is checked (introspection, and
+oauth2_bearer's check_revocation); elsewhere they last until they expire.
+The user or client itself is left as it is. Access tokens of no family, such
+as client_credentials ones, are not recorded and cannot be revoked this way.
+
+user set-password and user remove, and client rotate-secret and client remove,
+revoke the same way unless given --keep-tokens.
+
+A definitions file's token state is the SQL database of its repository's
+tokens subdirective, or the default SQLite database under Caddy's data
+directory; the command says which one it uses.
+` + repositoryHelp
+	cmd.Flags().String("user", "", "The id of the user whose tokens to revoke")
+	cmd.Flags().String("client", "", "The id of the client whose tokens to revoke")
+	repositoryFlags(cmd)
+	return cmd
 }
 
 func scopeCommand(env Env) *cobra.Command {

@@ -31,9 +31,20 @@ func replaceEnv(s string) string {
 // testEnv stands in for the root package, which owns the repository's
 // Caddyfile and JSON forms: a "config" is a JSON list of Locations, one per
 // handler (an empty one is a handler without a repository, which gets a
-// default in dir); --repository is split on spaces with {env.*} resolved;
-// and the hash is cheap.
+// default in dir, and a definitions file without a token store gets that
+// default as its token store); --repository is split on spaces with {env.*}
+// resolved; and the hash is cheap.
 func testEnv(dir string) Env {
+	def := Location{Backend: BackendSQL, Driver: "sqlite", DSN: filepath.Join(dir, "default.db")}
+	withDefaults := func(l Location) Location {
+		switch {
+		case l.Backend == "":
+			return def
+		case l.Backend == BackendFile && l.TokenDriver == "":
+			l.TokenDriver, l.TokenDSN = def.Driver, def.DSN
+		}
+		return l
+	}
 	return Env{
 		LoadConfig: func(file, _ string) ([]byte, error) {
 			if file == "" {
@@ -47,16 +58,14 @@ func testEnv(dir string) Env {
 				return nil, err
 			}
 			for i, h := range handlers {
-				if h.Backend == "" {
-					handlers[i] = Location{Backend: BackendSQL, Driver: "sqlite", DSN: filepath.Join(dir, "default.db")}
-				}
+				handlers[i] = withDefaults(h)
 			}
 			return handlers, nil
 		},
 		ParseRepository: func(spec string) (Location, error) {
 			backend, rest, _ := strings.Cut(replaceEnv(spec), " ")
 			if backend == BackendFile {
-				return Location{Backend: BackendFile, Path: rest}, nil
+				return withDefaults(Location{Backend: BackendFile, Path: rest}), nil
 			}
 			driver, dsn, _ := strings.Cut(rest, " ")
 			return Location{Backend: backend, Driver: driver, DSN: dsn}, nil
@@ -262,4 +271,97 @@ func TestCommand_Keygen(t *testing.T) {
 
 	_, _, err = execute(t, env, "", "keygen", "--out", filepath.Join(dir, "other.pem"), "--encrypt")
 	require.EqualError(t, err, "no passphrase on the standard input")
+}
+
+func TestCommand_Revoke(t *testing.T) {
+	dir := t.TempDir()
+	env := testEnv(dir)
+	db := filepath.Join(dir, "oauth2.db")
+	repo := []string{"--repository", "sql sqlite " + db}
+	run := func(stdin string, args ...string) (string, error) {
+		_, stderr, err := execute(t, env, stdin, append(args, repo...)...)
+		return stderr, err
+	}
+	_, err := run("wonderland\n", "user", "add", "alice", "--id", "u-1")
+	require.NoError(t, err)
+	_, err = run("", "client", "add", "web", "--grants", "password,refresh_token")
+	require.NoError(t, err)
+	tokens, err := reposql.Open(t.Context(), "sqlite", db)
+	require.NoError(t, err)
+	defer tokens.Close()
+
+	first, second := grant(t, tokens, "web", "u-1"), grant(t, tokens, "web", "u-1")
+	stderr, err := run("", "revoke", "--user", "u-1")
+	require.NoError(t, err)
+	assert.Contains(t, stderr, `Revoked 2 token families of user "alice" (id "u-1")`)
+	assert.True(t, revoked(t, tokens, first))
+	assert.True(t, revoked(t, tokens, second))
+
+	for _, args := range [][]string{{"revoke"}, {"revoke", "--user", "u-1", "--client", "web"}} {
+		_, err := run("", args...)
+		assert.EqualError(t, err, "give --user <id> or --client <id>, one of them")
+	}
+
+	kept := grant(t, tokens, "web", "u-1")
+	_, err = run("new\n", "user", "set-password", "alice", "--keep-tokens")
+	require.NoError(t, err)
+	assert.False(t, revoked(t, tokens, kept))
+	stderr, err = run("", "client", "rotate-secret", "web")
+	require.NoError(t, err)
+	assert.Contains(t, stderr, `Revoked 1 token family of client "web"`)
+	assert.True(t, revoked(t, tokens, kept))
+}
+
+func TestCommand_ClientUpdate(t *testing.T) {
+	dir := t.TempDir()
+	env := testEnv(dir)
+	repo := []string{"--repository", "file " + filepath.Join(dir, "oauth2.json")}
+	run := func(args ...string) error {
+		_, _, err := execute(t, env, "", append(args, repo...)...)
+		return err
+	}
+	require.NoError(t, run("scope", "add", "read"))
+	require.NoError(t, run("client", "add", "web", "--scopes", "read", "--grants", "refresh_token", "--introspect"))
+	require.NoError(t, run("client", "update", "web", "--name", "Web app", "--no-introspect", "--unrestrict", "scopes,grants"))
+	show := mustExecute(t, env, "", append([]string{"client", "show", "web"}, repo...)...)
+	assert.Contains(t, show, "name:           Web app\n")
+	assert.Contains(t, show, "grants:         (all the directive enables)\n")
+	assert.Contains(t, show, "scopes:         (all declared scopes)\n")
+	assert.Contains(t, show, "introspect:     its own tokens only\n")
+
+	require.NoError(t, run("client", "update", "web", "--introspect", "--grants", ""))
+	show = mustExecute(t, env, "", append([]string{"client", "show", "web"}, repo...)...)
+	assert.Contains(t, show, "grants:         (none)\n")
+	assert.Contains(t, show, "introspect:     every token\n")
+
+	for args, want := range map[string]string{
+		"":                                      "nothing to change",
+		"--introspect --no-introspect":          "--introspect and --no-introspect: give one of them",
+		"--unrestrict grants --grants password": "--unrestrict grants and --grants: give one of them",
+		"--unrestrict name":                     `--unrestrict: unknown list "name"`,
+	} {
+		err := run(append([]string{"client", "update", "web"}, strings.Fields(args)...)...)
+		assert.ErrorContains(t, err, want, args)
+	}
+}
+
+// A definitions file's tokens are revoked in the token database its handler
+// names, which the command says it uses.
+func TestCommand_RevokeInTheTokenStoreOfAFile(t *testing.T) {
+	dir := t.TempDir()
+	env := testEnv(dir)
+	defs, db := filepath.Join(dir, "defs.json"), filepath.Join(dir, "tokens.db")
+	cfg := filepath.Join(dir, "config.json")
+	require.NoError(t, os.WriteFile(cfg, []byte(`[{"Backend": "file", "Path": "`+defs+`", "TokenDriver": "sqlite", "TokenDSN": "`+db+`"}]`), 0o600))
+	mustExecute(t, env, "", "client", "add", "web", "--config", cfg)
+
+	tokens, err := reposql.Open(t.Context(), "sqlite", db)
+	require.NoError(t, err)
+	defer tokens.Close()
+	r := grant(t, tokens, "web", "")
+	_, stderr, err := execute(t, env, "", "revoke", "--client", "web", "--config", cfg)
+	require.NoError(t, err)
+	assert.Contains(t, stderr, "Using the definitions file "+defs+".\nRevoking tokens in the sqlite database "+db+".\n")
+	assert.True(t, revoked(t, tokens, r))
+	assert.NoFileExists(t, filepath.Join(dir, "default.db"), "nor is the default token database touched")
 }

@@ -21,7 +21,7 @@ func TestManageFile_MissingFileIsCreatedByTheFirstChange(t *testing.T) {
 	err := f.listClients(t.Context())
 	require.Error(t, err, "listing a file that is not there is likely a wrong path")
 	assert.Contains(t, err.Error(), "does not exist")
-	assert.ErrorIs(t, f.removeClient(t.Context(), "web"), repos.ErrNotFound)
+	assert.ErrorIs(t, f.removeClient(t.Context(), "web", true), repos.ErrNotFound)
 	_, err = os.Stat(path)
 	require.ErrorIs(t, err, fs.ErrNotExist, "a failed change creates nothing")
 
@@ -59,7 +59,7 @@ func TestManageFile_KeepsOrderAndOtherEntries(t *testing.T) {
 	require.NoError(t, err)
 
 	f := newFixture(t, Location{Backend: BackendFile, Path: path})
-	require.NoError(t, f.rotateClientSecret(t.Context(), "service"))
+	require.NoError(t, f.rotateClientSecret(t.Context(), "service", true))
 
 	after, err := file.ReadDocument(path)
 	require.NoError(t, err)

@@ -33,7 +33,8 @@ var backends = []struct {
 		return Location{Backend: BackendSQL, Driver: "sqlite", DSN: filepath.Join(dir, "oauth2.db")}
 	}},
 	{"file", func(dir string) Location {
-		return Location{Backend: BackendFile, Path: filepath.Join(dir, "oauth2.json")}
+		return Location{Backend: BackendFile, Path: filepath.Join(dir, "oauth2.json"),
+			TokenDriver: "sqlite", TokenDSN: filepath.Join(dir, "tokens.db")}
 	}},
 }
 
@@ -51,8 +52,10 @@ func newFixture(t *testing.T, loc Location) *fixture {
 	s, err := openStore(t.Context(), loc)
 	require.NoError(t, err)
 	t.Cleanup(func() { require.NoError(t, s.Close()) })
+	tokens := &tokenState{repo: loc, defs: s}
+	t.Cleanup(func() { require.NoError(t, tokens.Close()) })
 	f := &fixture{loc: loc}
-	f.manager = &manager{store: s, stdout: &f.out, stderr: &f.err, hash: testHash}
+	f.manager = &manager{store: s, tokens: tokens, stdout: &f.out, stderr: &f.err, hash: testHash}
 	return f
 }
 

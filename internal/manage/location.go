@@ -15,9 +15,9 @@ const (
 
 // Location says where a handler's clients, users and scopes are kept: a SQL
 // database (Driver and DSN) or a definitions file (Path), with placeholders
-// resolved. The root package makes them from a config or the --repository
-// flag, since it owns the repository's Caddyfile and JSON forms. The token
-// store of a file repository is no concern of the commands, so it is not kept.
+// resolved, and where its token state is, which the commands revoke tokens
+// in. The root package makes them from a config or the --repository flag,
+// since it owns the repository's Caddyfile and JSON forms.
 type Location struct {
 	// Backend is BackendSQL or BackendFile.
 	Backend string
@@ -28,6 +28,10 @@ type Location struct {
 	DSN string
 	// Path is the definitions file.
 	Path string
+	// TokenDriver and TokenDSN name the SQL database that keeps a definitions
+	// file's token state: its tokens subdirective's, or the default SQLite
+	// database. A SQL repository keeps its token state in itself.
+	TokenDriver, TokenDSN string
 }
 
 // String describes the location for messages. It never includes the DSN of
@@ -43,6 +47,19 @@ func (l Location) String() string {
 		return "sqlite database " + l.DSN
 	}
 	return l.Driver + " database"
+}
+
+// tokenLocation returns where the repository keeps its token state: in
+// itself for a SQL repository, in the database that TokenDriver and TokenDSN
+// name for a definitions file.
+func (l Location) tokenLocation() (Location, error) {
+	switch {
+	case l.Backend == BackendSQL:
+		return l, nil
+	case l.TokenDriver == "":
+		return Location{}, fmt.Errorf(`the token state of the %s is unknown; name its database with --repository "sql <driver> <dsn>"`, l)
+	}
+	return Location{Backend: BackendSQL, Driver: l.TokenDriver, DSN: l.TokenDSN}, nil
 }
 
 // chooseRepository picks the one repository that the handlers of a config

@@ -11,6 +11,9 @@ import (
 type manager struct {
 	// store is the repository being managed.
 	store store
+	// tokens is the repository's token state, opened when a command first
+	// revokes tokens.
+	tokens *tokenState
 	// stdout receives what a script may want: listings and generated secrets.
 	stdout io.Writer
 	// stderr receives confirmations, warnings and reminders.

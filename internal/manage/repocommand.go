@@ -40,11 +40,24 @@ a second: neither needs 'caddy reload'.
 // subcommands inherit; and the subcommands.
 func repositoryCommand(use, short, long string, subcommands ...*cobra.Command) *cobra.Command {
 	cmd := &cobra.Command{Use: use, Short: short, Long: long + repositoryHelp}
+	repositoryFlags(cmd)
+	cmd.AddCommand(subcommands...)
+	return cmd
+}
+
+// repositoryFlags adds the flags that find the repository to cmd, for its
+// subcommands too.
+func repositoryFlags(cmd *cobra.Command) {
 	f := cmd.PersistentFlags()
 	f.StringP("config", "c", "", "Caddy config file whose oauth2_token handlers name the repository")
 	f.StringP("adapter", "a", "", "Name of the config adapter, as for 'caddy run'")
 	f.StringP("repository", "r", "", `The repository itself: "sql <driver> <dsn>" or "file <path>"`)
-	cmd.AddCommand(subcommands...)
+}
+
+// keepTokensFlag adds --keep-tokens to a subcommand that revokes the tokens
+// of the user or client it takes away.
+func keepTokensFlag(cmd *cobra.Command) *cobra.Command {
+	cmd.Flags().Bool("keep-tokens", false, "Leave the tokens issued before the change working")
 	return cmd
 }
 
@@ -102,12 +115,13 @@ func (e Env) runOnRepository(cmd *cobra.Command, args []string, do action) (err 
 		return err
 	}
 	fmt.Fprintf(cmd.ErrOrStderr(), "Using the %s.\n", loc)
+	tokens := &tokenState{repo: loc, defs: s}
 	defer func() {
-		if cerr := s.Close(); cerr != nil && err == nil {
+		if cerr := errors.Join(tokens.Close(), s.Close()); cerr != nil && err == nil {
 			err = fmt.Errorf("closing %s: %w", loc, cerr)
 		}
 	}()
-	m := &manager{store: s, stdout: cmd.OutOrStdout(), stderr: cmd.ErrOrStderr(), hash: e.Hash}
+	m := &manager{store: s, tokens: tokens, stdout: cmd.OutOrStdout(), stderr: cmd.ErrOrStderr(), hash: e.Hash}
 	return do(ctx, m, cmd, args)
 }
 
@@ -180,6 +194,16 @@ func listFlag(cmd *cobra.Command, name string) []string {
 		out = append(out, strings.Fields(v)...)
 	}
 	return out
+}
+
+// withArgKeepingTokens makes an action of a manager method that takes the
+// subcommand's one positional argument and its --keep-tokens flag, such as
+// (*manager).removeClient.
+func withArgKeepingTokens(f func(*manager, context.Context, string, bool) error) action {
+	return func(ctx context.Context, m *manager, cmd *cobra.Command, args []string) error {
+		keep, _ := cmd.Flags().GetBool("keep-tokens")
+		return f(m, ctx, args[0], keep)
+	}
 }
 
 // passwordFrom returns a passwordFunc that reads from the command's

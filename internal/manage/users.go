@@ -62,8 +62,10 @@ func (m *manager) addUser(ctx context.Context, spec userSpec, password passwordF
 	return nil
 }
 
-// setUserPassword replaces a user's password.
-func (m *manager) setUserPassword(ctx context.Context, username string, password passwordFunc) error {
+// setUserPassword replaces a user's password and, unless keepTokens, revokes
+// the user's tokens: a new password is most often set because the old one
+// leaked, and the tokens obtained with it would outlive it.
+func (m *manager) setUserPassword(ctx context.Context, username string, password passwordFunc, keepTokens bool) error {
 	u, err := m.store.UserByUsername(ctx, username)
 	if err != nil {
 		return notFound(err, "user", username)
@@ -75,11 +77,14 @@ func (m *manager) setUserPassword(ctx context.Context, username string, password
 		return fmt.Errorf("storing user %q: %w", username, err)
 	}
 	m.changed("Changed the password of user %q.", username)
-	return nil
+	return m.revokeAfter(ctx, userOwner(u), keepTokens)
 }
 
-// removeUser deletes a user, found by username.
-func (m *manager) removeUser(ctx context.Context, username string) error {
+// removeUser deletes a user, found by username, and unless keepTokens
+// revokes its tokens. Its refresh tokens stop working either way (a refresh
+// looks the user up), but its access tokens are refused before they expire
+// only where revocation is checked, and only if revoked.
+func (m *manager) removeUser(ctx context.Context, username string, keepTokens bool) error {
 	u, err := m.store.UserByUsername(ctx, username)
 	if err != nil {
 		return notFound(err, "user", username)
@@ -88,7 +93,7 @@ func (m *manager) removeUser(ctx context.Context, username string) error {
 		return notFound(err, "user", username)
 	}
 	m.changed("Removed user %q (id %q).", username, u.ID)
-	return nil
+	return m.revokeAfter(ctx, userOwner(u), keepTokens)
 }
 
 // listUsers prints a table of the users, without their passwords' hashes.

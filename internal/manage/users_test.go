@@ -91,7 +91,7 @@ func TestManageUser_NoPromptForARefusedUser(t *testing.T) {
 	asked := false
 	ask := func() ([]byte, error) { asked = true; return []byte("x"), nil }
 	require.Error(t, f.addUser(t.Context(), userSpec{username: "alice"}, ask))
-	require.Error(t, f.setUserPassword(t.Context(), "nobody", ask))
+	require.Error(t, f.setUserPassword(t.Context(), "nobody", ask, false))
 	assert.False(t, asked)
 }
 
@@ -99,7 +99,7 @@ func TestManageUser_SetPassword(t *testing.T) {
 	eachBackend(t, func(t *testing.T, f *fixture) {
 		f.scopes(t, "read")
 		require.NoError(t, f.addUser(t.Context(), userSpec{username: "alice", id: "u-1", scopes: []string{"read"}}, fixedPassword("old")))
-		require.NoError(t, f.setUserPassword(t.Context(), "alice", fixedPassword("new")))
+		require.NoError(t, f.setUserPassword(t.Context(), "alice", fixedPassword("new"), false))
 		u, err := f.store.UserByUsername(t.Context(), "alice")
 		require.NoError(t, err)
 		require.NoError(t, bcrypt.CompareHashAndPassword([]byte(u.PasswordHash), []byte("new")))
@@ -108,10 +108,10 @@ func TestManageUser_SetPassword(t *testing.T) {
 		assert.Equal(t, []string{"read"}, u.Scopes, "only the password changed")
 		f.checkFile(t)
 
-		err = f.setUserPassword(t.Context(), "nobody", fixedPassword("x"))
+		err = f.setUserPassword(t.Context(), "nobody", fixedPassword("x"), false)
 		assert.ErrorIs(t, err, repos.ErrNotFound)
 		assert.EqualError(t, err, `no user "nobody"`)
-		assert.EqualError(t, f.setUserPassword(t.Context(), "alice", fixedPassword("")), "the password is empty")
+		assert.EqualError(t, f.setUserPassword(t.Context(), "alice", fixedPassword(""), false), "the password is empty")
 	})
 }
 
@@ -119,13 +119,13 @@ func TestManageUser_Remove(t *testing.T) {
 	eachBackend(t, func(t *testing.T, f *fixture) {
 		require.NoError(t, f.addUser(t.Context(), userSpec{username: "alice", id: "u-1"}, fixedPassword("x")))
 		f.reset()
-		require.NoError(t, f.removeUser(t.Context(), "alice"))
+		require.NoError(t, f.removeUser(t.Context(), "alice", false))
 		assert.Contains(t, f.err.String(), `Removed user "alice" (id "u-1").`)
 		_, err := f.store.UserByID(t.Context(), "u-1")
 		assert.ErrorIs(t, err, repos.ErrNotFound)
 		f.checkFile(t)
 
-		assert.EqualError(t, f.removeUser(t.Context(), "alice"), `no user "alice"`)
+		assert.EqualError(t, f.removeUser(t.Context(), "alice", false), `no user "alice"`)
 	})
 }
 

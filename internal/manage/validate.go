@@ -80,6 +80,16 @@ func checkGrants(list []string, public bool) error {
 	return nil
 }
 
+// checkIntrospect refuses --introspect for a public client: only a
+// confidential client may call the introspection endpoint, as
+// repos.CheckIntrospect, which the definitions file applies, has it.
+func checkIntrospect(public, introspect bool) error {
+	if public && introspect {
+		return errors.New("--introspect: only a confidential client may call the introspection endpoint")
+	}
+	return nil
+}
+
 // checkScopes rejects malformed and repeated scopes, and scopes the store
 // does not declare. Undeclared scopes are refused rather than warned about:
 // the definitions file would not load with them, and a SQL repository would

@@ -70,3 +70,15 @@ func TestSplitList(t *testing.T) {
 		})
 	}
 }
+
+func TestSQLiteFile(t *testing.T) {
+	for dsn, want := range map[string]string{
+		"/var/lib/caddy/oauth2.db":                         "/var/lib/caddy/oauth2.db",
+		"/var/lib/caddy/oauth2.db?_pragma=busy_timeout(1)": "/var/lib/caddy/oauth2.db",
+		"file:/var/lib/my%20caddy/oauth2.db?mode=rwc":      "/var/lib/my caddy/oauth2.db",
+		"file:///var/lib/caddy/oauth2.db":                  "/var/lib/caddy/oauth2.db",
+		":memory:":                                         ":memory:",
+	} {
+		assert.Equal(t, want, SQLiteFile(dsn), dsn)
+	}
+}

@@ -163,6 +163,16 @@ func useWAL(ctx context.Context, db *dbsql.DB) error {
 	}
 }
 
+// SQLiteFile returns the database file that a sqlite DSN names, a plain path
+// or a file: URI, without its parameters; ":memory:" for an in-memory
+// database. Open creates the file; a caller that must not create one (the
+// command line, looking for a database that Caddy has made) checks for it
+// first.
+func SQLiteFile(dsn string) string {
+	path, _, _ := strings.Cut(dsn, "?")
+	return sqliteFilePath(path)
+}
+
 // sqliteFilePath returns the file path of the database part of a DSN, which is
 // either a plain path or a file: URI.
 func sqliteFilePath(path string) string {
