@@ -20,21 +20,24 @@ import (
 func init() {
 	caddycmd.RegisterCommand(caddycmd.Command{
 		Name:  "oauth2",
-		Usage: "client|user|scope|revoke|keygen ...",
-		Short: "Manages the clients, users and scopes of oauth2_token, revokes tokens, and makes signing keys",
+		Usage: "client|user|scope|revoke|key|keygen ...",
+		Short: "Manages the clients, users and scopes of oauth2_server and oauth2_token, revokes tokens, and manages signing keys",
 		Long: `
-Manages what the oauth2_token handler reads from its repository, without
-editing a database or a JSON file by hand, and revokes tokens:
+Manages what the oauth2_server and oauth2_token handlers read from their
+repository, without editing a database or a JSON file by hand, revokes
+tokens, and manages the signing keys:
 
     caddy oauth2 client add|list|show|update|remove|rotate-secret
     caddy oauth2 user   add|list|remove|set-password
     caddy oauth2 scope  add|list|remove
     caddy oauth2 revoke --user <id> | --client <id>
+    caddy oauth2 key    list|rotate [--now]
     caddy oauth2 keygen
 
 The repository is found in the config (--config, as for 'caddy run') or named
-with --repository "sql <driver> <dsn>" or --repository "file <path>". Run
-'caddy oauth2 <command> --help' for details.
+with --repository "sql <driver> <dsn>" or --repository "file <path>"; the
+generated keys are in the config's storage. Run 'caddy oauth2 <command> --help'
+for details.
 `,
 		CobraFunc: func(cmd *cobra.Command) {
 			manage.Setup(cmd, commandEnv())

@@ -56,6 +56,7 @@ func TestCommand_Registered(t *testing.T) {
 		"scope add,list,remove",
 		"revoke ",
 		"keygen ",
+		"key list,rotate",
 	}, names)
 }
 

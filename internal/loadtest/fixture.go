@@ -94,7 +94,7 @@ func writeFixture(dir, keyType string, withAdmin bool) (*fixture, error) {
 
 http://%[2]s {
 	bind 127.0.0.1
-	oauth2_token /oauth/token {
+	oauth2_server {
 		private_key %[3]s
 		encryption_key %[4]s
 		grants password refresh_token client_credentials

@@ -29,6 +29,15 @@ type loadGen struct {
 	staticURL   string
 	basicAuth   string   // the Authorization header of client bench
 	chains      []string // chains[w] is worker w's current refresh token
+	// inspected are the tokens the introspection scenarios ask about: a
+	// password grant's, never refreshed, so both stay active.
+	inspected tokenPair
+}
+
+// tokenPair is a token answer's two tokens.
+type tokenPair struct {
+	AccessToken  string `json:"access_token"`
+	RefreshToken string `json:"refresh_token"`
 }
 
 func newLoadGen(fx *fixture, connections int) *loadGen {
@@ -48,7 +57,7 @@ func newLoadGen(fx *fixture, connections int) *loadGen {
 		fx:          fx,
 		client:      &http.Client{Transport: transport, Timeout: requestTimeout},
 		connections: connections,
-		tokenURL:    "http://" + fx.addr + "/oauth/token",
+		tokenURL:    "http://" + fx.addr + tokenPath,
 		staticURL:   "http://" + fx.addr + "/static",
 		basicAuth:   req.Header.Get("Authorization"),
 		chains:      make([]string, connections),
@@ -87,6 +96,34 @@ func clientCredentialsScenario(lg *loadGen) scenario {
 	}}
 }
 
+// The server's paths: oauth2_server's defaults.
+const (
+	tokenPath      = "/oauth/token"
+	introspectPath = "/oauth/introspect"
+	jwksPath       = "/oauth/jwks.json"
+	metadataPath   = "/.well-known/oauth-authorization-server"
+)
+
+// introspectionScenario asks about one of lg.inspected's tokens: the state
+// lookup by jti for an access token, by id for a refresh token.
+func introspectionScenario(lg *loadGen, name string, token func() string) scenario {
+	target := "http://" + lg.fx.addr + introspectPath
+	return scenario{name: name, do: func(int) error {
+		_, err := lg.send(http.MethodPost, target, url.Values{"token": {token()}}.Encode(), false)
+		return err
+	}}
+}
+
+// documentScenario fetches a public document: the key set or the metadata,
+// which the server builds ahead and serves as a static route serves bytes.
+func documentScenario(lg *loadGen, name, path string) scenario {
+	target := "http://" + lg.fx.addr + path
+	return scenario{name: name, do: func(int) error {
+		_, err := lg.send(http.MethodGet, target, "", false)
+		return err
+	}}
+}
+
 // refreshScenario rotates each worker's own refresh-token chain: every request
 // presents the token the previous one returned, so each is a real rotation
 // (the old token marked used, the successor recorded) and none a replay.
@@ -107,8 +144,16 @@ func refreshScenario(lg *loadGen) scenario {
 	}}
 }
 
-// prepareChains starts one refresh-token chain per worker with a password grant.
-func (lg *loadGen) prepareChains(ctx context.Context) error {
+// prepareTokens starts one refresh-token chain per worker with a password
+// grant, and gets the tokens the introspection scenarios ask about.
+func (lg *loadGen) prepareTokens(ctx context.Context) error {
+	data, err := lg.sendPasswordGrant()
+	if err != nil {
+		return err
+	}
+	if err := json.Unmarshal(data, &lg.inspected); err != nil || lg.inspected.RefreshToken == "" {
+		return fmt.Errorf("decoding token answer: %v", err)
+	}
 	for w := range lg.chains {
 		if err := ctx.Err(); err != nil {
 			return err
@@ -123,13 +168,36 @@ func (lg *loadGen) prepareChains(ctx context.Context) error {
 }
 
 func (lg *loadGen) passwordGrant() (string, error) {
-	body := url.Values{
+	return lg.send(http.MethodPost, lg.tokenURL, passwordForm(lg.fx), true)
+}
+
+// sendPasswordGrant runs a password grant and returns the whole answer.
+func (lg *loadGen) sendPasswordGrant() ([]byte, error) {
+	req, err := http.NewRequest(http.MethodPost, lg.tokenURL, strings.NewReader(passwordForm(lg.fx)))
+	if err != nil {
+		return nil, err
+	}
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	req.Header.Set("Authorization", lg.basicAuth)
+	resp, err := lg.client.Do(req)
+	if err != nil {
+		return nil, err
+	}
+	defer resp.Body.Close()
+	data, err := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
+	if err == nil && resp.StatusCode != http.StatusOK {
+		err = &statusError{status: resp.StatusCode, body: string(data)}
+	}
+	return data, err
+}
+
+func passwordForm(fx *fixture) string {
+	return url.Values{
 		"grant_type": {"password"},
 		"username":   {username},
-		"password":   {lg.fx.password},
+		"password":   {fx.password},
 		"scope":      {scope},
 	}.Encode()
-	return lg.send(http.MethodPost, lg.tokenURL, body, true)
 }
 
 // send sends one request and reads the whole answer, so the connection is

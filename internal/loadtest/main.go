@@ -1,7 +1,9 @@
-// Command loadtest measures the token endpoint of a real, running Caddy against
-// a static route served by the same process, and checks the ratios the project
+// Command loadtest measures the endpoints of a real, running Caddy against a
+// static route served by the same process, and checks the ratios the project
 // targets: a refresh (a real rotation: seal, SQLite transaction, JWT signature)
-// and a client_credentials grant must cost a bounded multiple of a static answer.
+// and a client_credentials grant must cost a bounded multiple of a static
+// answer, introspection is measured for an access and a refresh token, and the
+// key set and metadata must serve nearly as fast as the static route.
 //
 // It starts its own Caddy on 127.0.0.1 with throwaway keys, definitions and
 // database in a temporary directory, runs each scenario for a fixed time, kills
@@ -47,7 +49,7 @@ func main() {
 	flag.IntVar(&cfg.rounds, "rounds", 3, "rounds; each runs every scenario once, and the median round is reported")
 	flag.StringVar(&cfg.keyType, "key", "ec", "signing key: ec (ES256, P-256) or rsa (RS256, 2048 bits)")
 	flag.StringVar(&cfg.cpuProfile, "cpuprofile", "", "write a CPU profile of Caddy to this file (taken over the first round's run of -profile-scenario; turns Caddy's admin API on, on 127.0.0.1)")
-	flag.StringVar(&cfg.profileOf, "profile-scenario", "refresh", "the scenario -cpuprofile profiles: static, client_credentials or refresh")
+	flag.StringVar(&cfg.profileOf, "profile-scenario", "refresh", "the scenario -cpuprofile profiles: one of "+fmt.Sprint(scenarioNames))
 	flag.Parse()
 	if err := cfg.validate(); err != nil {
 		fmt.Fprintln(os.Stderr, "loadtest:", err)
@@ -81,11 +83,14 @@ func (c config) validate() error {
 		return errors.New("-rounds must be at least 1")
 	case c.keyType != "ec" && c.keyType != "rsa":
 		return fmt.Errorf("-key must be ec or rsa, not %q", c.keyType)
-	case !slices.Contains([]string{"static", "client_credentials", "refresh"}, c.profileOf):
-		return fmt.Errorf("-profile-scenario must be static, client_credentials or refresh, not %q", c.profileOf)
+	case !slices.Contains(scenarioNames, c.profileOf):
+		return fmt.Errorf("-profile-scenario must be one of %v, not %q", scenarioNames, c.profileOf)
 	}
 	return nil
 }
+
+// scenarioNames are the scenarios, in the order they run.
+var scenarioNames = []string{"static", "client_credentials", "refresh", "introspect_access", "introspect_refresh", "jwks", "metadata"}
 
 // errNon200 marks a run that completed but saw failed requests.
 var errNon200 = errors.New("some requests were not answered 200")
@@ -124,8 +129,14 @@ func run(ctx context.Context, cfg config) error {
 
 	lg := newLoadGen(fx, cfg.connections)
 	defer lg.close()
-	scenarios := []scenario{staticScenario(lg), clientCredentialsScenario(lg), refreshScenario(lg)}
-	if err := lg.prepareChains(ctx); err != nil {
+	scenarios := []scenario{
+		staticScenario(lg), clientCredentialsScenario(lg), refreshScenario(lg),
+		introspectionScenario(lg, "introspect_access", func() string { return lg.inspected.AccessToken }),
+		introspectionScenario(lg, "introspect_refresh", func() string { return lg.inspected.RefreshToken }),
+		documentScenario(lg, "jwks", jwksPath),
+		documentScenario(lg, "metadata", metadataPath),
+	}
+	if err := lg.prepareTokens(ctx); err != nil {
 		return withLog(fmt.Errorf("obtaining refresh tokens: %w", err))
 	}
 

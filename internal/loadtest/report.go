@@ -108,6 +108,12 @@ func printSummary(scenarios []scenario, results map[string][]result) (failed boo
 	printRatio("refresh rps / static rps", refresh.rps/static.rps, ">=", 0.35)
 	printRatio("client_credentials rps / static rps", cc.rps/static.rps, ">=", 0.45)
 	printRatio("refresh CPU/req / static CPU/req", float64(refresh.serverCPU)/float64(static.serverCPU), "<=", 3)
+	printRatio("jwks rps / static rps", medians["jwks"].rps/static.rps, ">=", 0.9)
+	printRatio("metadata rps / static rps", medians["metadata"].rps/static.rps, ">=", 0.9)
+	for _, name := range []string{"introspect_access", "introspect_refresh"} {
+		fmt.Printf("  %-38s %6.2f  (CPU/req %.2fx static)\n", name+" rps / static rps",
+			medians[name].rps/static.rps, float64(medians[name].serverCPU)/float64(static.serverCPU))
+	}
 
 	if failed {
 		fmt.Println("\nFAIL: some requests were not answered 200 (count shown as non-200 above)")

@@ -327,8 +327,8 @@ func printKeyInfo(cmd *cobra.Command, info *keyInfo, encrypted bool) {
 		path = abs
 	}
 	if encrypted {
-		fmt.Fprintf(w, "Use it in the oauth2_token directive with:\n  private_key %s {env.OAUTH2_KEY_PASSPHRASE}\n", path)
+		fmt.Fprintf(w, "Use it in the oauth2_server or oauth2_token directive with:\n  private_key %s {env.OAUTH2_KEY_PASSPHRASE}\n", path)
 	} else {
-		fmt.Fprintf(w, "Use it in the oauth2_token directive with:\n  private_key %s\n", path)
+		fmt.Fprintf(w, "Use it in the oauth2_server or oauth2_token directive with:\n  private_key %s\n", path)
 	}
 }

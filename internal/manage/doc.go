@@ -1,6 +1,7 @@
 // Package manage is the logic of the `caddy oauth2` command family: adding,
-// listing and removing the clients, users and scopes of an oauth2_token
-// handler's repository, and generating signing keys.
+// listing and removing the clients, users and scopes of an oauth2_server or
+// oauth2_token handler's repository, revoking tokens, and generating signing
+// keys.
 //
 // It knows the command line only through Setup, which builds the cobra
 // commands; everything else takes a store, an io.Reader and io.Writers, so

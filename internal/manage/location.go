@@ -69,7 +69,7 @@ func (l Location) tokenLocation() (Location, error) {
 // with --repository.
 func chooseRepository(handlers []Location) (Location, error) {
 	if len(handlers) == 0 {
-		return Location{}, errors.New("the config has no oauth2_token handler; name the repository with --repository")
+		return Location{}, errors.New("the config has no oauth2_server or oauth2_token handler; name the repository with --repository")
 	}
 	var found []Location
 	for _, loc := range handlers {
@@ -82,7 +82,7 @@ func chooseRepository(handlers []Location) (Location, error) {
 		for i, l := range found {
 			names[i] = l.String()
 		}
-		return Location{}, fmt.Errorf("the config's oauth2_token handlers use %d different repositories (%s); choose one with --repository",
+		return Location{}, fmt.Errorf("the config's oauth2 handlers use %d different repositories (%s); choose one with --repository",
 			len(found), strings.Join(names, "; "))
 	}
 	return found[0], nil

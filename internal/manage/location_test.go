@@ -24,7 +24,7 @@ func TestManageLocation_ChooseRepository(t *testing.T) {
 	assert.Equal(t, defs, got, "several handlers, one repository")
 
 	_, err = chooseRepository(nil)
-	assert.ErrorContains(t, err, "no oauth2_token handler; name the repository with --repository")
+	assert.ErrorContains(t, err, "no oauth2_server or oauth2_token handler; name the repository with --repository")
 	server := Location{Backend: BackendSQL, Driver: "postgres", DSN: "postgres://u:s3cret@db/x"}
 	_, err = chooseRepository([]Location{server, defs})
 	assert.ErrorContains(t, err, "use 2 different repositories (postgres database; definitions file /etc/caddy/defs.json); choose one with --repository")

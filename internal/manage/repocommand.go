@@ -18,7 +18,7 @@ import (
 // repositoryHelp is the part of every client, user and scope command's help
 // that says how the repository is found.
 const repositoryHelp = `
-The repository is the one the oauth2_token handlers of the config use: give
+The repository is the one the oauth2 handlers of the config use: give
 the config with --config (and --adapter) as to 'caddy run'; without them,
 ./Caddyfile is used if there is one. Or name the repository directly, in the
 words of the Caddyfile:
@@ -49,7 +49,7 @@ func repositoryCommand(use, short, long string, subcommands ...*cobra.Command) *
 // subcommands too.
 func repositoryFlags(cmd *cobra.Command) {
 	f := cmd.PersistentFlags()
-	f.StringP("config", "c", "", "Caddy config file whose oauth2_token handlers name the repository")
+	f.StringP("config", "c", "", "Caddy config file whose oauth2_server or oauth2_token handlers name the repository")
 	f.StringP("adapter", "a", "", "Name of the config adapter, as for 'caddy run'")
 	f.StringP("repository", "r", "", `The repository itself: "sql <driver> <dsn>" or "file <path>"`)
 }
@@ -126,7 +126,7 @@ func (e Env) runOnRepository(cmd *cobra.Command, args []string, do action) (err 
 }
 
 // locate finds the repository from the flags: --repository if given, else the
-// config's oauth2_token handlers.
+// config's oauth2 handlers.
 func (e Env) locate(cmd *cobra.Command) (Location, error) {
 	flags := cmd.Flags()
 	if spec, _ := flags.GetString("repository"); spec != "" {
