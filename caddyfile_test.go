@@ -252,7 +252,7 @@ func TestExample_TheREADMEsCredentialsVerify(t *testing.T) {
 		assert.True(t, strings.Contains(string(readme), fmt.Sprintf("`%s` (password `%s`)", username, password)),
 			"the README gives %s's password", username)
 	}
-	for id, secret := range map[string]string{"web": "web-secret", "service": "service-secret"} {
+	for id, secret := range map[string]string{"web": "web-secret", "service": "service-secret", "api": "api-secret"} {
 		c, err := defs.Client(t.Context(), id)
 		require.NoError(t, err)
 		assert.True(t, compare(c.SecretHash, secret), "client %s", id)

@@ -288,7 +288,13 @@ func refreshAt(t *testing.T, addr, refreshToken string) tokenAnswer {
 // on a fresh connection: a kept-alive one may belong to a killed process.
 func postToken(t *testing.T, addr string, form url.Values) tokenAnswer {
 	t.Helper()
-	req, err := http.NewRequestWithContext(t.Context(), http.MethodPost, "http://"+addr+"/oauth/token", strings.NewReader(form.Encode()))
+	return postForm(t, addr, "/oauth/token", form)
+}
+
+// postForm sends a form to path at addr as appClient, as postToken does.
+func postForm(t *testing.T, addr, path string, form url.Values) tokenAnswer {
+	t.Helper()
+	req, err := http.NewRequestWithContext(t.Context(), http.MethodPost, "http://"+addr+path, strings.NewReader(form.Encode()))
 	require.NoError(t, err)
 	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
 	req.SetBasicAuth(url.QueryEscape(appClient), url.QueryEscape(appSecret))

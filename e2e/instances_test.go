@@ -75,6 +75,7 @@ func TestInstances_ShareOneDatabase(t *testing.T) {
 		{"tokens move between instances", checkTokensMove},
 		{"one of concurrent refreshes wins", checkRefreshRace},
 		{"a replay revokes the family everywhere", checkReplayRevokes},
+		{"a revocation at one instance holds at the other", checkRevocationAcross},
 	}
 	for _, driver := range testdb.Drivers {
 		t.Run(driver, func(t *testing.T) {
@@ -86,7 +87,7 @@ func TestInstances_ShareOneDatabase(t *testing.T) {
 					global, handler, public := keys.setup(t)
 					repository := fmt.Sprintf("repository sql %s %s", driver, caddyfileQuote(dsn))
 					pair := startInstances(t, bin, global, handler, repository)
-					pair.public = public
+					pair.public, pair.clientCredentials = public, true
 					for _, check := range checks {
 						t.Run(check.name, func(t *testing.T) { check.run(t, pair) })
 					}
@@ -115,6 +116,9 @@ type instancePair struct {
 	a, b string // their addresses
 	// public verifies their access tokens; nil when the key is generated.
 	public *ecdsa.PublicKey
+	// clientCredentials is whether appClient may use client_credentials
+	// (the database's may; the definitions file's may not).
+	clientCredentials bool
 }
 
 // checkTokensMove: a token issued by A refreshes at B and B's successor at
@@ -193,6 +197,46 @@ func checkReplayRevokes(t *testing.T, pair instancePair) {
 	}
 }
 
+// checkRevocationAcross: tokens revoked at A are refused, and introspected
+// as inactive, at B, and the other way round; an access token of no family
+// revoked at one instance is inactive at the other.
+func checkRevocationAcross(t *testing.T, pair instancePair) {
+	for _, tt := range []struct{ name, revokeAt, useAt string }{
+		{"revoked at A, used at B", pair.a, pair.b},
+		{"revoked at B, used at A", pair.b, pair.a},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			issued := passwordGrantAt(t, tt.useAt)
+			require.True(t, introspectAt(t, tt.useAt, issued.str("access_token"))["active"] == true)
+
+			revoked := postForm(t, tt.revokeAt, "/oauth/revoke", url.Values{"token": {issued.str("refresh_token")}})
+			require.Equal(t, http.StatusOK, revoked.status, "revocation: %s", answerSummary(revoked))
+			assert.Equal(t, invalidGrantAnswer, answerSummary(refreshAt(t, tt.useAt, issued.str("refresh_token"))),
+				"the other instance refuses the revoked refresh token")
+			assert.Equal(t, false, introspectAt(t, tt.useAt, issued.str("access_token"))["active"],
+				"and reports the family's access token inactive")
+		})
+	}
+	t.Run("an access token of no family", func(t *testing.T) {
+		if !pair.clientCredentials {
+			t.Skip("the definitions file's client may not use client_credentials")
+		}
+		issued := postToken(t, pair.a, url.Values{"grant_type": {"client_credentials"}})
+		require.Equal(t, http.StatusOK, issued.status, "client_credentials: %s", answerSummary(issued))
+		require.Equal(t, true, introspectAt(t, pair.b, issued.str("access_token"))["active"], "active at B before")
+		require.Equal(t, http.StatusOK, postForm(t, pair.a, "/oauth/revoke", url.Values{"token": {issued.str("access_token")}}).status)
+		assert.Equal(t, false, introspectAt(t, pair.b, issued.str("access_token"))["active"])
+	})
+}
+
+// introspectAt asks the server at addr about token, as appClient.
+func introspectAt(t *testing.T, addr, token string) map[string]any {
+	t.Helper()
+	a := postForm(t, addr, "/oauth/introspect", url.Values{"token": {token}})
+	require.Equal(t, http.StatusOK, a.status, "introspection: %s", answerSummary(a))
+	return a.body
+}
+
 // invalidGrantAnswer is the summary of an invalid_grant refusal.
 const invalidGrantAnswer = "400 invalid_grant"
 
@@ -209,7 +253,8 @@ func startInstances(t *testing.T, bin, global, keys, repository string) instance
 
 http://%s {
 	bind 127.0.0.1
-	oauth2_token /oauth/token {
+	oauth2_server {
+		issuer http://instances.test
 		grants password refresh_token client_credentials
 		%s
 		%s

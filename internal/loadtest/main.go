@@ -24,6 +24,7 @@ import (
 	"os"
 	"os/signal"
 	"slices"
+	"strings"
 	"syscall"
 	"time"
 )
@@ -38,6 +39,7 @@ type config struct {
 	keyType     string
 	cpuProfile  string
 	profileOf   string
+	only        string
 }
 
 func main() {
@@ -50,6 +52,7 @@ func main() {
 	flag.StringVar(&cfg.keyType, "key", "ec", "signing key: ec (ES256, P-256) or rsa (RS256, 2048 bits)")
 	flag.StringVar(&cfg.cpuProfile, "cpuprofile", "", "write a CPU profile of Caddy to this file (taken over the first round's run of -profile-scenario; turns Caddy's admin API on, on 127.0.0.1)")
 	flag.StringVar(&cfg.profileOf, "profile-scenario", "refresh", "the scenario -cpuprofile profiles: one of "+fmt.Sprint(scenarioNames))
+	flag.StringVar(&cfg.only, "scenarios", "", "comma-separated scenarios to run (default: all); static always runs, as the baseline")
 	flag.Parse()
 	if err := cfg.validate(); err != nil {
 		fmt.Fprintln(os.Stderr, "loadtest:", err)
@@ -135,6 +138,12 @@ func run(ctx context.Context, cfg config) error {
 		introspectionScenario(lg, "introspect_refresh", func() string { return lg.inspected.RefreshToken }),
 		documentScenario(lg, "jwks", jwksPath),
 		documentScenario(lg, "metadata", metadataPath),
+	}
+	if cfg.only != "" {
+		wanted := strings.Split(cfg.only, ",")
+		scenarios = slices.DeleteFunc(scenarios, func(sc scenario) bool {
+			return sc.name != "static" && !slices.Contains(wanted, sc.name)
+		})
 	}
 	if err := lg.prepareTokens(ctx); err != nil {
 		return withLog(fmt.Errorf("obtaining refresh tokens: %w", err))
