@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"net/url"
 	"path"
+	"strconv"
 	"strings"
 	"time"
 
@@ -183,8 +184,9 @@ func (h *ServerHandler) ServeHTTP(w http.ResponseWriter, r *http.Request, next c
 	return nil
 }
 
-// publicMaxAge is how long a resource server may cache the key set and the
-// metadata. A new key is published an hour before it signs, far longer.
+// publicCacheControl lets a resource server cache the key set and the
+// metadata for five minutes: a new key is published an hour before it signs,
+// far longer.
 const publicCacheControl = "public, max-age=300"
 
 // servePublicDocument answers GET and HEAD with a public JSON document that
@@ -202,7 +204,7 @@ func servePublicDocument(w http.ResponseWriter, r *http.Request, body []byte) {
 	hdr.Set("Content-Type", "application/json")
 	hdr.Set("Cache-Control", publicCacheControl)
 	hdr.Set("Access-Control-Allow-Origin", "*")
-	hdr.Set("Content-Length", fmt.Sprint(len(body)))
+	hdr.Set("Content-Length", strconv.Itoa(len(body)))
 	w.WriteHeader(http.StatusOK)
 	if r.Method != http.MethodHead {
 		_, _ = w.Write(body)

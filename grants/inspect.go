@@ -95,6 +95,7 @@ func (s *Server) revokeAccessToken(ctx context.Context, r *TokenRequest, client 
 	case errors.Is(err, repos.ErrNotFound):
 		err = s.cfg.Tokens.DenyAccessToken(ctx, claims.ID, claims.Expiry)
 	case err != nil:
+		// The lookup failed: answered below.
 	case state.Revoked:
 		return nil
 	case state.FamilyID != "":
