@@ -275,14 +275,7 @@ func newKey(now, activatesAt time.Time) (*scheduledKey, error) {
 func changeStored(ctx context.Context, storage Storage, now func() time.Time,
 	edit func([]scheduledKey, time.Time) ([]scheduledKey, error)) ([]byte, error) {
 	return withLock(ctx, storage, func() ([]byte, error) {
-		data, err := storage.Load(ctx, StorageKey)
-		if errors.Is(err, fs.ErrNotExist) {
-			return nil, ErrNoKeySet
-		}
-		if err != nil {
-			return nil, fmt.Errorf("loading %s: %w", StorageKey, err)
-		}
-		keys, err := parseStored(data)
+		keys, err := loadStored(ctx, storage)
 		if err != nil {
 			return nil, err
 		}
@@ -291,7 +284,8 @@ func changeStored(ctx context.Context, storage Storage, now func() time.Time,
 			return nil, err
 		}
 		sortByActivation(changed)
-		if data, err = encodeStored(changed); err != nil {
+		data, err := encodeStored(changed)
+		if err != nil {
 			return nil, err
 		}
 		if err := storage.Store(ctx, StorageKey, data); err != nil {
@@ -299,6 +293,19 @@ func changeStored(ctx context.Context, storage Storage, now func() time.Time,
 		}
 		return data, nil
 	})
+}
+
+// loadStored reads and parses the set kept in storage; ErrNoKeySet when
+// there is none yet.
+func loadStored(ctx context.Context, storage Storage) ([]scheduledKey, error) {
+	data, err := storage.Load(ctx, StorageKey)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, ErrNoKeySet
+	}
+	if err != nil {
+		return nil, fmt.Errorf("loading %s: %w", StorageKey, err)
+	}
+	return parseStored(data)
 }
 
 // withLock runs f holding the key set's storage lock.

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io/fs"
 	"time"
 )
 
@@ -14,14 +13,7 @@ var ErrNoKeySet = errors.New("no signing keys in this storage yet: a server gene
 // List describes the keys of the set kept in storage at now: the ones a
 // resource server is offered, with their times.
 func List(ctx context.Context, storage Storage, now time.Time, sched Schedule) ([]Key, error) {
-	data, err := storage.Load(ctx, StorageKey)
-	if errors.Is(err, fs.ErrNotExist) {
-		return nil, ErrNoKeySet
-	}
-	if err != nil {
-		return nil, fmt.Errorf("loading %s: %w", StorageKey, err)
-	}
-	keys, err := parseStored(data)
+	keys, err := loadStored(ctx, storage)
 	if err != nil {
 		return nil, err
 	}
