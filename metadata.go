@@ -3,6 +3,7 @@ package caddyoauth2
 import (
 	"context"
 	"encoding/json"
+	"maps"
 	"net/http"
 	"net/url"
 	"sync"
@@ -43,83 +44,90 @@ type metadata struct {
 }
 
 // metadataCache builds the metadata document of each issuer and keeps it
-// for metadataTTL.
+// for metadataTTL. Lookups read an immutable map through one atomic load, so
+// that serving a cached document takes no lock and allocates nothing.
 type metadataCache struct {
 	issuer  string // configured; "" when it is the request's origin
 	grants  []string
 	paths   endpointPaths
 	catalog repos.Catalog // nil when the repository cannot list
 
-	mu      sync.Mutex // serialises builds and additions to docs
-	docs    sync.Map   // issuer → *atomic.Pointer[builtMetadata]
-	entries int
+	mu   sync.Mutex // serialises builds and the copies of docs they make
+	docs atomic.Pointer[map[originKey]*builtMetadata]
+}
+
+// originKey names the origin a document was built for: the request's scheme
+// and Host without a configured issuer, the zero key with one.
+type originKey struct {
+	tls  bool
+	host string
 }
 
 // builtMetadata is one issuer's document and when it was built.
 type builtMetadata struct {
-	body    []byte
+	doc     *publicDocument
 	builtAt time.Time
 }
 
 func newMetadataCache(cfg *settings, paths endpointPaths, defs repos.Definitions) *metadataCache {
 	catalog, _ := defs.(repos.Catalog)
-	return &metadataCache{issuer: cfg.issuer, grants: cfg.grants, paths: paths, catalog: catalog}
+	c := &metadataCache{issuer: cfg.issuer, grants: cfg.grants, paths: paths, catalog: catalog}
+	c.docs.Store(&map[originKey]*builtMetadata{})
+	return c
 }
 
 // serveMetadata answers the metadata path.
 func (h *ServerHandler) serveMetadata(w http.ResponseWriter, r *http.Request) {
-	issuer := h.metadata.issuer
-	if issuer == "" {
-		issuer = requestOrigin(r)
-	}
-	body, err := h.metadata.document(r.Context(), issuer, time.Now())
+	doc, err := h.metadata.document(r, time.Now())
 	if err != nil {
 		h.logger.Error("building the server metadata", zap.Error(err))
 		writeError503(w)
 		return
 	}
-	servePublicDocument(w, r, body)
+	servePublicDocument(w, r, doc)
 }
 
-// document returns the issuer's document, built at most metadataTTL ago.
-// When a rebuild fails, the document built before is served: a repository
-// that is down must not take the metadata with it.
-func (c *metadataCache) document(ctx context.Context, issuer string, now time.Time) ([]byte, error) {
-	slot, _ := c.docs.Load(issuer)
-	var cached *builtMetadata
-	if slot != nil {
-		cached = slot.(*atomic.Pointer[builtMetadata]).Load()
-		if now.Sub(cached.builtAt) < metadataTTL {
-			return cached.body, nil
-		}
+// document returns the document for r's issuer, built at most metadataTTL
+// ago. When a rebuild fails, the document built before is served: a
+// repository that is down must not take the metadata with it.
+func (c *metadataCache) document(r *http.Request, now time.Time) (*publicDocument, error) {
+	var key originKey
+	if c.issuer == "" {
+		key = originKey{tls: r.TLS != nil, host: r.Host}
 	}
+	cached := (*c.docs.Load())[key]
+	if cached != nil && now.Sub(cached.builtAt) < metadataTTL {
+		return cached.doc, nil
+	}
+
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	docs := *c.docs.Load()
 	// Another request may have rebuilt it while this one waited.
-	if slot, _ := c.docs.Load(issuer); slot != nil {
-		if again := slot.(*atomic.Pointer[builtMetadata]).Load(); now.Sub(again.builtAt) < metadataTTL {
-			return again.body, nil
-		}
+	if again := docs[key]; again != nil && now.Sub(again.builtAt) < metadataTTL {
+		return again.doc, nil
 	}
-	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), metadataTimeout)
+	issuer := c.issuer
+	if issuer == "" {
+		issuer = requestOrigin(r)
+	}
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(r.Context()), metadataTimeout)
 	defer cancel()
 	body, err := c.build(ctx, issuer)
 	if err != nil {
 		if cached != nil {
-			return cached.body, nil
+			return cached.doc, nil
 		}
 		return nil, err
 	}
-	built := &builtMetadata{body: body, builtAt: now}
-	if slot != nil {
-		slot.(*atomic.Pointer[builtMetadata]).Store(built)
-	} else if c.entries < maxMetadataIssuers {
-		p := new(atomic.Pointer[builtMetadata])
-		p.Store(built)
-		c.docs.Store(issuer, p)
-		c.entries++
+	built := &builtMetadata{doc: newPublicDocument(body), builtAt: now}
+	if _, known := docs[key]; known || len(docs) < maxMetadataIssuers {
+		next := make(map[originKey]*builtMetadata, len(docs)+1)
+		maps.Copy(next, docs)
+		next[key] = built
+		c.docs.Store(&next)
 	}
-	return body, nil
+	return built.doc, nil
 }
 
 // build makes the document of issuer: endpoint URLs on the issuer's origin,

@@ -8,6 +8,7 @@ import (
 	"path"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/caddyserver/caddy/v2"
@@ -60,6 +61,26 @@ type ServerHandler struct {
 
 	paths    endpointPaths
 	metadata *metadataCache
+	// jwks is the key set document of the set last served.
+	jwks *atomic.Pointer[jwksDocument]
+}
+
+// jwksDocument is the key set document of one key set.
+type jwksDocument struct {
+	set *keyset.Set
+	doc *publicDocument
+}
+
+// jwksDocument returns the document of the key set in force, made again
+// only when the set changed.
+func (h *ServerHandler) jwksDocument() *publicDocument {
+	set := h.keys.Current()
+	if d := h.jwks.Load(); d != nil && d.set == set {
+		return d.doc
+	}
+	d := &jwksDocument{set: set, doc: newPublicDocument(set.JWKS())}
+	h.jwks.Store(d)
+	return d.doc
 }
 
 // endpointPaths are the request paths the server answers.
@@ -94,6 +115,7 @@ func (h *ServerHandler) Provision(ctx caddy.Context) error {
 		return err
 	}
 	h.metadata = newMetadataCache(cfg, h.paths, h.definitions)
+	h.jwks = new(atomic.Pointer[jwksDocument])
 	return nil
 }
 
@@ -175,7 +197,7 @@ func (h *ServerHandler) ServeHTTP(w http.ResponseWriter, r *http.Request, next c
 	case h.paths.introspect:
 		h.serveIntrospect(w, r)
 	case h.paths.jwks:
-		servePublicDocument(w, r, h.keys.Current().JWKS())
+		servePublicDocument(w, r, h.jwksDocument())
 	case h.paths.metadata:
 		h.serveMetadata(w, r)
 	default:
@@ -184,16 +206,34 @@ func (h *ServerHandler) ServeHTTP(w http.ResponseWriter, r *http.Request, next c
 	return nil
 }
 
-// publicCacheControl lets a resource server cache the key set and the
-// metadata for five minutes: a new key is published an hour before it signs,
-// far longer.
-const publicCacheControl = "public, max-age=300"
+// publicDocument is a public JSON document ready to serve: its bytes and
+// its Content-Length, computed once.
+type publicDocument struct {
+	body   []byte
+	length []string
+}
+
+func newPublicDocument(body []byte) *publicDocument {
+	return &publicDocument{body: body, length: []string{strconv.Itoa(len(body))}}
+}
+
+// The header values of every public document, shared by every answer
+// rather than allocated per request: a header map's values are replaced or
+// appended to (which copies a full slice), never written in place.
+var (
+	jsonContentType = []string{"application/json"}
+	// publicCacheControl lets a resource server cache the key set and the
+	// metadata for five minutes: a new key is published an hour before it
+	// signs, far longer.
+	publicCacheControl = []string{"public, max-age=300"}
+	anyOrigin          = []string{"*"}
+)
 
 // servePublicDocument answers GET and HEAD with a public JSON document that
 // anyone may cache for five minutes and any origin may read: the key set and
 // the metadata hold nothing secret, and a browser app needs them as much as
 // a resource server does.
-func servePublicDocument(w http.ResponseWriter, r *http.Request, body []byte) {
+func servePublicDocument(w http.ResponseWriter, r *http.Request, doc *publicDocument) {
 	if r.Method != http.MethodGet && r.Method != http.MethodHead {
 		w.Header().Set("Allow", "GET, HEAD")
 		writeJSON(w, http.StatusMethodNotAllowed, errorResponse{
@@ -201,13 +241,13 @@ func servePublicDocument(w http.ResponseWriter, r *http.Request, body []byte) {
 		return
 	}
 	hdr := w.Header()
-	hdr.Set("Content-Type", "application/json")
-	hdr.Set("Cache-Control", publicCacheControl)
-	hdr.Set("Access-Control-Allow-Origin", "*")
-	hdr.Set("Content-Length", strconv.Itoa(len(body)))
+	hdr["Content-Type"] = jsonContentType
+	hdr["Cache-Control"] = publicCacheControl
+	hdr["Access-Control-Allow-Origin"] = anyOrigin
+	hdr["Content-Length"] = doc.length
 	w.WriteHeader(http.StatusOK)
 	if r.Method != http.MethodHead {
-		_, _ = w.Write(body)
+		_, _ = w.Write(doc.body)
 	}
 }
 
