@@ -96,6 +96,10 @@ func keyStorage(cmd *cobra.Command) (keyset.Storage, keyset.Schedule, error) {
 	if err != nil {
 		return nil, keyset.Schedule{}, err
 	}
+	if len(config) == 0 {
+		fmt.Fprintf(cmd.ErrOrStderr(), "no config (give it with --config): using Caddy's default storage in %s "+
+			"and a one-hour access token lifetime\n", caddy.AppDataDir())
+	}
 	return configKeyStorage(cmd.Context(), config)
 }
 

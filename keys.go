@@ -39,10 +39,14 @@ const maxKeyFileSize = 1 << 20
 // production.
 const keyLeadEnv = "CADDY_OAUTH2_TEST_KEY_LEAD"
 
+// minTestKeyLead bounds how short keyLeadEnv may make the lead, so that the
+// key set's refresh (a quarter of it) stays a timer and not a spin.
+const minTestKeyLead = time.Second
+
 // keyLead is how long a generated key is published before it signs.
 func keyLead() time.Duration {
 	if d, err := time.ParseDuration(os.Getenv(keyLeadEnv)); err == nil && d > 0 {
-		return d
+		return max(d, minTestKeyLead)
 	}
 	return keyset.DefaultLead
 }

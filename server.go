@@ -169,7 +169,7 @@ func checkIssuerURL(issuer string) error {
 	}
 	u, err := url.Parse(issuer)
 	if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" || u.RawQuery != "" || u.Fragment != "" || u.User != nil {
-		return fmt.Errorf("%q must be an https URL without query or fragment, such as https://auth.example.com", issuer)
+		return fmt.Errorf("%q must be an http(s) URL without user, query or fragment, such as https://auth.example.com", issuer)
 	}
 	return nil
 }

@@ -258,12 +258,12 @@ func TestServer_MetadataFromTheRequestOrigin(t *testing.T) {
 	assert.Equal(t, "http://localhost:8080/oauth/token", md["token_endpoint"])
 
 	// Every host name gets its own document, but the cache keeps few.
-	for i := range 2 * maxMetadataIssuers {
+	for i := range 2 * maxMetadataOrigins {
 		host := "h" + strings.Repeat("x", i) + ".test"
 		md := metadataOf(t, h, "http://"+host+"/.well-known/oauth-authorization-server")
 		assert.Equal(t, "http://"+host, md["issuer"])
 	}
-	assert.LessOrEqual(t, len(*h.metadata.docs.Load()), maxMetadataIssuers)
+	assert.LessOrEqual(t, len(*h.metadata.docs.Load()), maxMetadataOrigins)
 }
 
 func TestServer_MetadataListsNoneWithPublicClients(t *testing.T) {

@@ -294,6 +294,8 @@ func wantError(t testing.TB, oerr *grants.Error, code, hint string) {
 		want = 401
 	case grants.CodeServerError:
 		want = 500
+	case grants.CodeTemporarilyUnavailable:
+		want = 503
 	}
 	assert.Equal(t, want, oerr.Status)
 	assert.NotEmpty(t, oerr.Description)

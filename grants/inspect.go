@@ -47,6 +47,8 @@ func looksLikeJWT(token string) bool {
 // token of another client is refused with unauthorized_client and revokes
 // nothing. A non-nil error is always an *Error.
 func (s *Server) Revoke(ctx context.Context, r *TokenRequest) error {
+	// revoke returns *Error; a nil one must become a nil error, not a
+	// non-nil interface holding a nil pointer.
 	if err := s.revoke(ctx, r); err != nil {
 		return err
 	}
@@ -135,6 +137,7 @@ type Introspection struct {
 // own: of anyone else's, as of an unknown, expired or revoked token, it
 // learns only that it is not active. A non-nil error is always an *Error.
 func (s *Server) Introspect(ctx context.Context, r *TokenRequest) (*Introspection, error) {
+	// As Revoke: never a typed nil in the interface.
 	in, err := s.introspect(ctx, r)
 	if err != nil {
 		return nil, err
@@ -165,6 +168,9 @@ func (s *Server) introspectAccessToken(ctx context.Context, r *TokenRequest, cli
 	if !ok || !mayIntrospect(client, claims.ClientID) {
 		return &Introspection{}, nil
 	}
+	if gone, err := s.clientGone(ctx, client, claims.ClientID); err != nil || gone {
+		return &Introspection{}, err
+	}
 	state, err := s.cfg.Tokens.AccessToken(ctx, claims.ID)
 	switch {
 	case errors.Is(err, repos.ErrNotFound):
@@ -184,7 +190,7 @@ func (s *Server) introspectAccessToken(ctx context.Context, r *TokenRequest, cli
 		Issuer:    claims.Issuer,
 		ExpiresAt: claims.Expiry.Unix(),
 		IssuedAt:  claims.IssuedAt.Unix(),
-		NotBefore: claims.IssuedAt.Unix(),
+		NotBefore: unixOrZero(claims.NotBefore),
 		ID:        claims.ID,
 	}
 	// A user's token names the user in sub; a client's own token names the
@@ -199,6 +205,9 @@ func (s *Server) introspectRefreshToken(ctx context.Context, r *TokenRequest, cl
 	payload, ok := s.openRefresh(r.Token, now)
 	if !ok || !mayIntrospect(client, payload.ClientID) {
 		return &Introspection{}, nil
+	}
+	if gone, err := s.clientGone(ctx, client, payload.ClientID); err != nil || gone {
+		return &Introspection{}, err
 	}
 	used, revoked, err := s.cfg.Tokens.RefreshTokenState(ctx, payload.ID)
 	switch {
@@ -239,6 +248,32 @@ func (s *Server) withUsername(ctx context.Context, in *Introspection) (*Introspe
 	}
 	in.Username = user.Username
 	return in, nil
+}
+
+// clientGone reports whether the client a token was issued to no longer
+// exists: its tokens are inactive then, the ones of no family included,
+// which no revocation reaches. The caller is the owner (it just
+// authenticated) unless it may introspect every token.
+func (s *Server) clientGone(ctx context.Context, caller *repos.Client, owner string) (bool, *Error) {
+	if caller.ID == owner {
+		return false, nil
+	}
+	_, err := s.cfg.Definitions.Client(ctx, owner)
+	switch {
+	case errors.Is(err, repos.ErrNotFound):
+		return true, nil
+	case err != nil:
+		return false, TemporarilyUnavailable(fmt.Errorf("looking up the token's client: %w", err))
+	}
+	return false, nil
+}
+
+// unixOrZero is t in unix seconds, zero for the zero time.
+func unixOrZero(t time.Time) int64 {
+	if t.IsZero() {
+		return 0
+	}
+	return t.Unix()
 }
 
 // mayIntrospect reports whether client may learn about a token issued to

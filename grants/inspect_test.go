@@ -209,6 +209,15 @@ func TestIntrospect_ChecksTheIssuer(t *testing.T) {
 	assert.False(t, in.Active, "a token of another issuer is not ours")
 }
 
+func TestIntrospect_RemovedClientsTokensAreInactive(t *testing.T) {
+	e := newEnv(t)
+	cc := e.mustToken(t, grants.Request{GrantType: repos.GrantClientCredentials, ClientID: "svc", ClientSecret: svcSecret})
+	require.True(t, e.introspect(t, "rs", svcSecret, cc.AccessToken).Active)
+	require.NoError(t, e.store.DeleteClient(t.Context(), "svc"))
+	assert.False(t, e.introspect(t, "rs", svcSecret, cc.AccessToken).Active,
+		"a token of no family, which no revocation reaches, dies with its client")
+}
+
 func TestIntrospect_DeletedUsersTokensAreInactive(t *testing.T) {
 	e := newEnv(t)
 	first := e.login(t, "read")

@@ -261,7 +261,9 @@ func (s *Server) authenticateClient(ctx context.Context, id, secret string) (*re
 		return nil, InvalidClient()
 	}
 	if err != nil {
-		return nil, ServerError(err)
+		// The repository did not answer: not an unknown client, and not
+		// the client's fault (DESIGN.md §6a).
+		return nil, TemporarilyUnavailable(fmt.Errorf("looking up the client: %w", err))
 	}
 	if !client.Confidential() {
 		return client, nil

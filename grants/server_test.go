@@ -233,11 +233,11 @@ func (f failingDefinitions) UserByUsername(context.Context, string) (*repos.User
 func (f failingDefinitions) UserByID(context.Context, string) (*repos.User, error) { return nil, f.err }
 func (f failingDefinitions) Scope(context.Context, string) (*repos.Scope, error)   { return nil, f.err }
 
-func TestToken_StorageFailureIsServerErrorWithCause(t *testing.T) {
+func TestToken_ClientLookupFailureIsTemporarilyUnavailableWithCause(t *testing.T) {
 	boom := errors.New("database is on fire")
 	e := newEnv(t, func(c *grants.Config) { c.Definitions = failingDefinitions{err: boom} })
 	_, oerr := e.token(t, grants.Request{GrantType: repos.GrantClientCredentials, ClientID: "web", ClientSecret: webSecret})
-	wantError(t, oerr, grants.CodeServerError, "")
+	wantError(t, oerr, grants.CodeTemporarilyUnavailable, "Retry later")
 	assert.ErrorIs(t, oerr, boom, "the cause is kept for the log")
 	assert.NotContains(t, oerr.Description+oerr.Hint, "fire", "the cause is never sent")
 }

@@ -176,15 +176,70 @@ func (f *failingStorage) Load(ctx context.Context, key string) ([]byte, error) {
 	return f.Storage.Load(ctx, key)
 }
 
-func TestManager_StorageFailureKeepsTheKeys(t *testing.T) {
+func TestManager_StorageFailureKeepsTheSchedule(t *testing.T) {
 	inner := newStorage(t)
 	c := newClock(t0)
 	open(t, inner, c, testSchedule) // creates the set
-	m := open(t, &failingStorage{Storage: inner, n: 2}, c, testSchedule)
+	next, err := Rotate(t.Context(), inner, c.now, testSchedule, false)
+	require.NoError(t, err)
+	// Open reads the set twice (its own read and a Refresh); then storage is
+	// gone.
+	failing := &failingStorage{Storage: inner, n: 2}
+	m := open(t, failing, c, testSchedule)
 	before := m.Current()
-	c.set(t0.Add(time.Hour))
+	require.Len(t, before.Keys(), 2)
+
+	c.set(t0.Add(time.Minute))
 	m.Refresh(t.Context())
-	assert.Same(t, before, m.Current())
+	assert.Same(t, before, m.Current(), "nothing changed: the set in force stays")
+
+	// The next key's activation comes during the outage: the instance
+	// switches as the others do, from the set it last read.
+	c.set(next.ActivatesAt)
+	ctx, cancel := context.WithCancel(t.Context())
+	done := make(chan struct{})
+	go func() { m.Run(ctx, 50*time.Millisecond); close(done) }()
+	require.Eventually(t, func() bool { return m.Current().Signer().KeyID() == next.ID }, 5*time.Second, 5*time.Millisecond)
+	loads := failing.loads.Load()
+	time.Sleep(300 * time.Millisecond)
+	cancel()
+	<-done
+	assert.Less(t, failing.loads.Load()-loads, int32(20), "failing reads are retried on the interval, not in a loop")
+}
+
+func TestManager_RetiredKeysStayAsLongAsAnyInstanceNeeds(t *testing.T) {
+	sched := Schedule{Rotation: 4 * time.Hour, Lead: time.Hour}
+	short, long := sched, sched
+	short.Keep, long.Keep = 2*time.Hour, 30*time.Hour
+	c := newClock(t0)
+	storage := newStorage(t)
+	a := open(t, storage, c, short)
+	b := open(t, storage, c, long) // an instance whose tokens live 29 hours
+	first := a.Current().Signer().KeyID()
+
+	for _, at := range []time.Duration{3 * time.Hour, 4 * time.Hour, 7 * time.Hour} {
+		c.set(t0.Add(at))
+		a.Refresh(t.Context()) // the short-lived instance makes the keys, and prunes
+		b.Refresh(t.Context())
+	}
+	require.Len(t, a.Current().Keys(), 3, "a third key is next")
+	assert.NotNil(t, b.Current().Verifier(first), "the first key's tokens are still valid at b")
+	assert.NotNil(t, a.Current().Verifier(first), "and a publishes it as long")
+}
+
+func TestRotate_KeepsANextKeyThatMaySignAlready(t *testing.T) {
+	c := newClock(t0)
+	storage := newStorage(t)
+	m := open(t, storage, c, testSchedule)
+	soon, err := Rotate(t.Context(), storage, c.now, testSchedule, false)
+	require.NoError(t, err)
+	// Three quarters of the lead later, an instance with a clock a few
+	// minutes ahead may sign with it: a new rotation keeps it.
+	c.set(t0.Add(testSchedule.Lead * 3 / 4))
+	later, err := Rotate(t.Context(), storage, c.now, testSchedule, false)
+	require.NoError(t, err)
+	m.Refresh(t.Context())
+	assert.Equal(t, []string{m.Current().Signer().KeyID(), soon.ID, later.ID}, published(t, m.Current()))
 }
 
 func TestRotate(t *testing.T) {

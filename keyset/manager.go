@@ -52,10 +52,10 @@ type Manager struct {
 	logger       *zap.Logger
 
 	current atomic.Pointer[Set]
-	// stored is the storage document the current set was built from; only
-	// Run's goroutine touches it after Open.
-	stored []byte
-	keys   []scheduledKey
+	// raw is the storage document the current set was built from, and st
+	// that document parsed; only Run's goroutine touches them after Open.
+	raw []byte
+	st  stored
 }
 
 // Options configure a Manager.
@@ -88,11 +88,22 @@ func Open(ctx context.Context, storage Storage, opts Options) (*Manager, error) 
 	if err := m.use(data); err != nil {
 		return nil, err
 	}
+	if m.sched.Keep > m.st.keep {
+		// Make the set keep retired keys as long as this instance's tokens
+		// need them, whoever prunes it.
+		if err := m.change(ctx, func(keys []scheduledKey, _ time.Time) ([]scheduledKey, error) { return keys, nil }); err != nil {
+			return nil, err
+		}
+	}
 	// A set not looked after for longer than its rotation gets its next key
 	// now rather than a tick later.
 	m.Refresh(ctx)
 	return m, nil
 }
+
+// schedule is the Manager's schedule, keeping retired keys as long as the
+// stored set asks.
+func (m *Manager) schedule() Schedule { return m.sched.withKeep(m.st) }
 
 // Current returns the set in force now.
 func (m *Manager) Current() *Set { return m.current.Load() }
@@ -113,11 +124,15 @@ func (m *Manager) Run(ctx context.Context, interval time.Duration) {
 	}
 }
 
+// minRefreshWait keeps Run from spinning should a state change it waits for
+// be in the past when it looks.
+const minRefreshWait = 100 * time.Millisecond
+
 // untilNextRefresh is interval, or less when a key changes state sooner.
 func (m *Manager) untilNextRefresh(interval time.Duration) time.Duration {
 	if at := m.Current().changesAt; !at.IsZero() {
 		if d := at.Sub(m.now()); d < interval {
-			return max(d, 0)
+			return max(d, min(interval, minRefreshWait))
 		}
 	}
 	return interval
@@ -125,27 +140,36 @@ func (m *Manager) untilNextRefresh(interval time.Duration) time.Duration {
 
 // Refresh re-reads the set from storage, makes the next key if it is due,
 // and rebuilds the current set when the stored one or a key's state
-// changed. A storage failure keeps the set in force: tokens go on being
-// signed and verified, and the failure is logged.
+// changed. A storage failure keeps the stored set it last read in force:
+// its keys still activate and drop on time, tokens go on being signed and
+// verified, and the failure is logged.
 func (m *Manager) Refresh(ctx context.Context) {
+	// Activations and drops follow the clock from the set last read, even
+	// when this read fails: an instance cut off from storage must still
+	// switch keys when the others do.
+	defer m.publishDue()
 	data, err := m.load(ctx)
 	if err != nil {
 		m.logger.Error("reading the signing key set from storage; keeping the keys in use", zap.Error(err))
 		return
 	}
-	if !bytes.Equal(data, m.stored) {
+	if !bytes.Equal(data, m.raw) {
 		if err := m.use(data); err != nil {
 			m.logger.Error("the signing key set in storage is unusable; keeping the keys in use",
 				zap.String("storage_key", StorageKey), zap.Error(err))
 			return
 		}
 	}
-	if _, due := nextKeyDue(m.keys, m.now(), m.sched); due {
+	if _, due := nextKeyDue(m.st.keys, m.now(), m.schedule()); due {
 		if err := m.makeNextKey(ctx); err != nil {
 			m.logger.Error("making the next signing key", zap.Error(err))
 		}
-		return
 	}
+}
+
+// publishDue rebuilds the current set if a key's state has changed since it
+// was built.
+func (m *Manager) publishDue() {
 	if at := m.Current().changesAt; !at.IsZero() && !m.now().Before(at) {
 		m.publish()
 	}
@@ -153,11 +177,11 @@ func (m *Manager) Refresh(ctx context.Context) {
 
 // use parses a stored document and makes it current.
 func (m *Manager) use(data []byte) error {
-	keys, err := parseStored(data)
+	st, err := parseStored(data)
 	if err != nil {
 		return err
 	}
-	m.stored, m.keys = data, keys
+	m.raw, m.st = data, st
 	m.publish()
 	return nil
 }
@@ -165,7 +189,7 @@ func (m *Manager) use(data []byte) error {
 // publish rebuilds the current set from the stored keys at now, logging a
 // change of signing key.
 func (m *Manager) publish() {
-	set := buildSet(m.keys, m.now(), m.sched, m.verification)
+	set := buildSet(m.st.keys, m.now(), m.schedule(), m.verification)
 	if old := m.current.Swap(set); old != nil && old.signer.KeyID() != set.signer.KeyID() {
 		m.logger.Info("signing with the next key", zap.String("kid", set.signer.KeyID()),
 			zap.String("previous_kid", old.signer.KeyID()))
@@ -176,7 +200,7 @@ func (m *Manager) publish() {
 // instance did while this one waited for it.
 func (m *Manager) makeNextKey(ctx context.Context) error {
 	return m.change(ctx, func(keys []scheduledKey, now time.Time) ([]scheduledKey, error) {
-		activatesAt, due := nextKeyDue(keys, now, m.sched)
+		activatesAt, due := nextKeyDue(keys, now, m.schedule())
 		if !due {
 			return nil, nil
 		}
@@ -186,14 +210,14 @@ func (m *Manager) makeNextKey(ctx context.Context) error {
 		}
 		m.logger.Info("published the next signing key", zap.String("kid", next.signer.KeyID()),
 			zap.Time("activates_at", activatesAt))
-		return append(pruned(keys, now, m.sched), *next), nil
+		return append(pruned(keys, now, m.schedule()), *next), nil
 	})
 }
 
 // change applies edit to the stored set under the storage lock and makes
 // the result current. edit returns nil to change nothing.
 func (m *Manager) change(ctx context.Context, edit func([]scheduledKey, time.Time) ([]scheduledKey, error)) error {
-	data, err := changeStored(ctx, m.storage, m.now, edit)
+	data, err := changeStored(ctx, m.storage, m.now, m.sched.Keep, edit)
 	if err != nil || data == nil {
 		return err
 	}
@@ -224,7 +248,7 @@ func (m *Manager) create(ctx context.Context) ([]byte, error) {
 			}
 			m.logger.Info("generated a signing key", zap.String("kid", first.signer.KeyID()))
 		}
-		data, err := encodeStored([]scheduledKey{*first})
+		data, err := encodeStored(stored{keys: []scheduledKey{*first}, keep: m.sched.Keep})
 		if err != nil {
 			return nil, err
 		}
@@ -271,20 +295,22 @@ func newKey(now, activatesAt time.Time) (*scheduledKey, error) {
 }
 
 // changeStored applies edit to the stored set under the storage lock and
-// stores the result, which it returns; nil when edit changed nothing.
-func changeStored(ctx context.Context, storage Storage, now func() time.Time,
+// stores the result, which it returns; nil when edit changed nothing. The
+// stored keep is raised to keep if that is longer. edit sees the keys as
+// stored, whose order it may change.
+func changeStored(ctx context.Context, storage Storage, now func() time.Time, keep time.Duration,
 	edit func([]scheduledKey, time.Time) ([]scheduledKey, error)) ([]byte, error) {
 	return withLock(ctx, storage, func() ([]byte, error) {
-		keys, err := loadStored(ctx, storage)
+		st, err := loadStored(ctx, storage)
 		if err != nil {
 			return nil, err
 		}
-		changed, err := edit(keys, now())
+		changed, err := edit(st.keys, now())
 		if err != nil || changed == nil {
 			return nil, err
 		}
 		sortByActivation(changed)
-		data, err := encodeStored(changed)
+		data, err := encodeStored(stored{keys: changed, keep: max(st.keep, keep)})
 		if err != nil {
 			return nil, err
 		}
@@ -297,13 +323,13 @@ func changeStored(ctx context.Context, storage Storage, now func() time.Time,
 
 // loadStored reads and parses the set kept in storage; ErrNoKeySet when
 // there is none yet.
-func loadStored(ctx context.Context, storage Storage) ([]scheduledKey, error) {
+func loadStored(ctx context.Context, storage Storage) (stored, error) {
 	data, err := storage.Load(ctx, StorageKey)
 	if errors.Is(err, fs.ErrNotExist) {
-		return nil, ErrNoKeySet
+		return stored{}, ErrNoKeySet
 	}
 	if err != nil {
-		return nil, fmt.Errorf("loading %s: %w", StorageKey, err)
+		return stored{}, fmt.Errorf("loading %s: %w", StorageKey, err)
 	}
 	return parseStored(data)
 }

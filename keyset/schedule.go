@@ -47,9 +47,14 @@ type storedKey struct {
 }
 
 // storedSet is the storage document: every key that is next, active or not
-// yet dropped, in no particular order.
+// yet dropped, in no particular order, and how long a retired key stays.
 type storedSet struct {
 	Keys []storedKey `json:"keys"`
+	// KeepSeconds is the longest Keep of any instance or handler that uses
+	// the set: each raises it to its own (its access token lifetime plus the
+	// lead), so that one with short-lived tokens never prunes a key that the
+	// tokens of another still need.
+	KeepSeconds int64 `json:"keep_seconds,omitempty"`
 }
 
 // scheduledKey is a stored key, parsed.
@@ -59,35 +64,47 @@ type scheduledKey struct {
 	activatesAt time.Time
 }
 
-// parseStored reads the storage document, keys ordered by activation.
-func parseStored(data []byte) ([]scheduledKey, error) {
+// stored is the storage document, parsed.
+type stored struct {
+	keys []scheduledKey // ordered by activation
+	keep time.Duration
+}
+
+// withKeep returns sched keeping retired keys at least as long as st says.
+func (sched Schedule) withKeep(st stored) Schedule {
+	sched.Keep = max(sched.Keep, st.keep)
+	return sched
+}
+
+// parseStored reads the storage document.
+func parseStored(data []byte) (stored, error) {
 	var doc storedSet
 	if err := json.Unmarshal(data, &doc); err != nil {
-		return nil, fmt.Errorf("decoding the key set: %w", err)
+		return stored{}, fmt.Errorf("decoding the key set: %w", err)
 	}
 	if len(doc.Keys) == 0 {
-		return nil, errors.New("the key set holds no key")
+		return stored{}, errors.New("the key set holds no key")
 	}
 	keys := make([]scheduledKey, 0, len(doc.Keys))
 	for i, k := range doc.Keys {
 		priv, err := tokens.ParsePrivateKey([]byte(k.PrivateKey), nil)
 		if err != nil {
-			return nil, fmt.Errorf("key %d of the key set: %w", i, err)
+			return stored{}, fmt.Errorf("key %d of the key set: %w", i, err)
 		}
 		signer, err := tokens.NewSigner(priv)
 		if err != nil {
-			return nil, fmt.Errorf("key %d of the key set: %w", i, err)
+			return stored{}, fmt.Errorf("key %d of the key set: %w", i, err)
 		}
 		keys = append(keys, scheduledKey{signer: signer, createdAt: k.CreatedAt, activatesAt: k.ActivatesAt})
 	}
 	sortByActivation(keys)
-	return keys, nil
+	return stored{keys: keys, keep: time.Duration(max(doc.KeepSeconds, 0)) * time.Second}, nil
 }
 
 // encodeStored writes the storage document.
-func encodeStored(keys []scheduledKey) ([]byte, error) {
-	doc := storedSet{Keys: make([]storedKey, 0, len(keys))}
-	for _, k := range keys {
+func encodeStored(st stored) ([]byte, error) {
+	doc := storedSet{Keys: make([]storedKey, 0, len(st.keys)), KeepSeconds: int64(st.keep / time.Second)}
+	for _, k := range st.keys {
 		pemData, err := tokens.MarshalPrivateKey(k.signer.Key())
 		if err != nil {
 			return nil, err

@@ -34,8 +34,12 @@ type AccessClaims struct {
 	// Scopes are encoded as the space-separated scope claim, which is always
 	// present (possibly "") so resource servers need not tell "absent" from "none".
 	Scopes []string
-	// IssuedAt is iat, and nbf as well; both are whole seconds.
+	// IssuedAt is iat, and Mint writes it as nbf as well; both are whole
+	// seconds.
 	IssuedAt time.Time
+	// NotBefore is the nbf a verified token carries (zero if none). Mint
+	// ignores it: a token it makes is valid from IssuedAt.
+	NotBefore time.Time
 	// Expiry is exp, in whole seconds.
 	Expiry time.Time
 	// ID is jti: the token id under which the token store records the token.

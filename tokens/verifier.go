@@ -130,6 +130,9 @@ func VerifyAccessToken(token string, now time.Time, keys KeyLookup) (*AccessClai
 		Expiry:   time.Unix(c.Expiry, 0).UTC(),
 		ID:       c.ID,
 	}
+	if c.NotBefore != 0 {
+		claims.NotBefore = time.Unix(c.NotBefore, 0).UTC()
+	}
 	if len(c.Audience) > 0 {
 		claims.Audience = c.Audience
 	}
