@@ -3,6 +3,7 @@ package caddyoauth2
 import (
 	"errors"
 	"fmt"
+	"strconv"
 
 	"github.com/caddyserver/caddy/v2"
 	"github.com/caddyserver/caddy/v2/caddyconfig"
@@ -47,6 +48,14 @@ func parseServerCaddyfile(h httpcaddyfile.Helper) (caddyhttp.MiddlewareHandler, 
 //	        tokens sql <driver> <dsn>
 //	    }]
 //	    repository sql     <driver> <dsn>
+//	    hash_concurrency   <n>
+//	    secret_cache_size  <n>
+//	    throttle off | {
+//	        failures     <n>
+//	        ip_failures  <n>
+//	        window       <duration>
+//	        lock         <duration>
+//	    }
 //	}
 //
 // It only parses, as caddyauth's parser does: what a value means (a known
@@ -151,6 +160,69 @@ var subdirectives = map[string]func(h *TokenHandler, d *caddyfile.Dispenser) err
 		return err
 	},
 	"repository": func(h *TokenHandler, d *caddyfile.Dispenser) error { return h.unmarshalRepository(d) },
+	"hash_concurrency": func(h *TokenHandler, d *caddyfile.Dispenser) (err error) {
+		h.HashConcurrency, err = positiveIntArg(d)
+		return err
+	},
+	"secret_cache_size": func(h *TokenHandler, d *caddyfile.Dispenser) (err error) {
+		h.SecretCacheSize, err = positiveIntArg(d)
+		return err
+	},
+	"throttle": func(h *TokenHandler, d *caddyfile.Dispenser) error { return h.unmarshalThrottle(d) },
+}
+
+// unmarshalThrottle parses `throttle off` or a block of limits.
+func (h *TokenHandler) unmarshalThrottle(d *caddyfile.Dispenser) error {
+	t := &ThrottleConfig{}
+	if d.NextArg() {
+		if d.Val() != "off" || d.NextArg() {
+			return errors.New("want off, or a block of failures, ip_failures, window and lock")
+		}
+		if d.NextBlock(1) {
+			return errors.New("unexpected block after off")
+		}
+		h.Throttle = &ThrottleConfig{Off: true}
+		return nil
+	}
+	seen := map[string]bool{}
+	for d.NextBlock(1) {
+		option := d.Val()
+		if seen[option] {
+			return fmt.Errorf("%s given more than once", option)
+		}
+		seen[option] = true
+		var err error
+		switch option {
+		case "failures":
+			t.Failures, err = positiveIntArg(d)
+		case "ip_failures":
+			t.IPFailures, err = positiveIntArg(d)
+		case "window":
+			t.Window, err = durationArg(d)
+		case "lock":
+			t.Lock, err = durationArg(d)
+		default:
+			return fmt.Errorf("unknown option %q (want failures, ip_failures, window or lock)", option)
+		}
+		if err != nil {
+			return fmt.Errorf("%s: %w", option, err)
+		}
+	}
+	h.Throttle = t
+	return nil
+}
+
+// positiveIntArg parses one argument as a whole number of at least 1.
+func positiveIntArg(d *caddyfile.Dispenser) (int, error) {
+	s, err := oneArg(d)
+	if err != nil {
+		return 0, err
+	}
+	n, err := strconv.Atoi(s)
+	if err != nil || n < 1 {
+		return 0, fmt.Errorf("want a whole number of at least 1, got %q", s)
+	}
+	return n, nil
 }
 
 // serverSubdirectives are the subdirectives only oauth2_server has.

@@ -9,6 +9,7 @@ import (
 
 	"github.com/caddy-oauth2/caddy-oauth2/grants"
 	"github.com/caddy-oauth2/caddy-oauth2/repos"
+	"github.com/caddy-oauth2/caddy-oauth2/throttle"
 	"github.com/caddy-oauth2/caddy-oauth2/tokens"
 )
 
@@ -56,6 +57,11 @@ type settings struct {
 	// verificationKeys are the paths of keys published but never used to
 	// sign.
 	verificationKeys []string
+
+	hashConcurrency int
+	secretCacheSize int
+	// throttle is nil when throttling is off.
+	throttle *throttle.Config
 }
 
 // resolve resolves placeholders, applies defaults and checks every setting
@@ -85,6 +91,7 @@ func (h *TokenHandler) resolveInto(repl *caddy.Replacer, p *problems) *settings 
 	}
 	h.resolveClaims(repl, s, p)
 	h.resolveKeys(repl, s, p)
+	h.resolveLimits(s, p)
 
 	p.add("access_token_ttl", grants.CheckLifetime(s.accessTTL))
 	p.add("refresh_token_ttl", grants.CheckLifetime(s.refreshTTL))

@@ -97,6 +97,7 @@ func (h *ServerHandler) parseTokenQuery(w http.ResponseWriter, r *http.Request, 
 	if h.server.NeedsOrigin() {
 		req.Issuer = requestOrigin(r)
 	}
+	req.ClientIP = clientIP(r)
 	if req.ClientID != "" {
 		logFields(r).Add(zap.String("client_id", loggedID(req.ClientID)))
 	}

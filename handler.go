@@ -5,6 +5,8 @@ import (
 	"errors"
 	"net"
 	"net/http"
+	"strconv"
+	"time"
 
 	"github.com/caddyserver/caddy/v2"
 	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
@@ -30,6 +32,7 @@ func (h *TokenHandler) ServeHTTP(w http.ResponseWriter, r *http.Request, _ caddy
 	if h.server.NeedsOrigin() {
 		req.Issuer = requestOrigin(r)
 	}
+	req.ClientIP = clientIP(r)
 	accessLog := logFields(r)
 	if req.ClientID != "" {
 		accessLog.Add(zap.String("client_id", loggedID(req.ClientID)))
@@ -74,10 +77,19 @@ type errorResponse struct {
 	Hint             string `json:"hint,omitempty"`
 }
 
-// retryAfter is the Retry-After of a 503: the token store is expected back
-// within seconds (a restart, a failover), and a client that retries sooner
-// only adds to the load.
+// retryAfter is the Retry-After of a 503 that names none: the token store
+// is expected back within seconds (a restart, a failover), and a client that
+// retries sooner only adds to the load.
 const retryAfter = "5"
+
+// retryAfterSeconds is d in whole seconds, rounded up, or retryAfter for
+// zero.
+func retryAfterSeconds(d time.Duration) string {
+	if d <= 0 {
+		return retryAfter
+	}
+	return strconv.FormatInt(int64((d+time.Second-1)/time.Second), 10)
+}
 
 // writeError answers with an OAuth error. Only server errors, an unavailable
 // store and replays are logged here: the rest are the client's mistakes,
@@ -94,8 +106,8 @@ func (h *TokenHandler) writeError(w http.ResponseWriter, r *http.Request, e *gra
 	switch e.Status {
 	case http.StatusMethodNotAllowed:
 		w.Header().Set("Allow", http.MethodPost)
-	case http.StatusServiceUnavailable:
-		w.Header().Set("Retry-After", retryAfter)
+	case http.StatusServiceUnavailable, http.StatusTooManyRequests:
+		w.Header().Set("Retry-After", retryAfterSeconds(e.RetryAfter))
 	}
 	if e.Code == grants.CodeInvalidClient && basic {
 		w.Header().Set("WWW-Authenticate", basicRealm)

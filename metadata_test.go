@@ -79,3 +79,5 @@ func TestMetadataCache_ManyHostsCostNoRepositoryReads(t *testing.T) {
 
 // t0 is a fixed instant for the cache tests.
 func t0() time.Time { return time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC) }
+
+func (f *flakyCatalog) UserPasswordHash(context.Context) (string, error) { return "", nil }

@@ -14,7 +14,6 @@ import (
 
 	"github.com/caddyserver/caddy/v2"
 	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
-	"github.com/caddyserver/caddy/v2/modules/caddyhttp/caddyauth"
 	"go.uber.org/zap"
 
 	"github.com/caddy-oauth2/caddy-oauth2/grants"
@@ -25,10 +24,6 @@ import (
 func init() {
 	caddy.RegisterModule(TokenHandler{})
 }
-
-// secretCacheSize bounds the cache of verified client secrets and passwords,
-// as caddyauth's basic_auth does, so bcrypt does not cap throughput.
-const secretCacheSize = 1000
 
 // TokenHandler is an OAuth 2.0 token endpoint (RFC 6749 section 3.2). It issues
 // JWT access tokens (RFC 9068) signed with PrivateKey and refresh tokens sealed
@@ -95,6 +90,21 @@ type TokenHandler struct {
 	// default_scope of its own.
 	DefaultScope []string `json:"default_scope,omitempty"`
 
+	// HashConcurrency is how many password-hash checks (client secrets,
+	// passwords) run at once in the process; a request that would need one
+	// waits at most a second for a slot, then gets 429. Default: half the
+	// CPUs, at least 1.
+	HashConcurrency int `json:"hash_concurrency,omitempty"`
+
+	// SecretCacheSize is how many verified secrets are kept, for clients
+	// and for users each, so that bcrypt does not cap throughput. The cache
+	// outlives config reloads. Default: 10000.
+	SecretCacheSize int `json:"secret_cache_size,omitempty"`
+
+	// Throttle locks out guessers (DESIGN.md §6a). Default: on, with 5
+	// failures per (id, IP) and 50 per IP in 5m locking for 5m.
+	Throttle *ThrottleConfig `json:"throttle,omitempty"`
+
 	// RepositoryRaw holds clients, users, scopes and token state. Default: the sql
 	// backend with SQLite at <caddy data dir>/oauth2/oauth2.db.
 	RepositoryRaw json.RawMessage `json:"repository,omitempty" caddy:"namespace=http.oauth2.repositories inline_key=backend"`
@@ -102,6 +112,7 @@ type TokenHandler struct {
 	server      *grants.Server
 	keys        keySource
 	definitions repos.Definitions
+	limits      *sharedLimits
 	logger      *zap.Logger
 }
 
@@ -145,7 +156,11 @@ func (h *TokenHandler) provision(ctx caddy.Context, cfg *settings) error {
 		return fmt.Errorf("encryption_key: %w", err)
 	}
 
-	bcrypt := caddyauth.BcryptHash{}
+	if h.limits, err = loadLimits(cfg); err != nil {
+		return err
+	}
+	verifier := h.limits.verifier()
+	observeUserHash(ctx, defs, verifier)
 	h.server, err = grants.NewServer(grants.Config{
 		Issuer:               cfg.issuer,
 		Audience:             cfg.audience,
@@ -158,7 +173,8 @@ func (h *TokenHandler) provision(ctx caddy.Context, cfg *settings) error {
 		Sealer:               sealer,
 		Definitions:          defs,
 		Tokens:               store,
-		Secrets:              secrets.New(bcrypt, caddyauth.Argon2idHash{}, bcrypt.FakeHash(), secretCacheSize),
+		Secrets:              verifier,
+		Throttle:             h.limits.throttle,
 	})
 	if err != nil {
 		// resolve checked every setting NewServer checks: this is a bug.
@@ -174,8 +190,28 @@ func (h *TokenHandler) provision(ctx caddy.Context, cfg *settings) error {
 	return nil
 }
 
+// Cleanup gives back the limits shared across reloads.
+func (h *TokenHandler) Cleanup() error {
+	if h.limits != nil {
+		h.limits.release()
+	}
+	return nil
+}
+
+// observeUserHash shows the verifier a user's hash, so that an unknown
+// username costs what a user's password costs from the first request on,
+// before any user has logged in.
+func observeUserHash(ctx caddy.Context, defs repos.Definitions, v *secrets.Verifier) {
+	if c, ok := defs.(repos.Catalog); ok {
+		if hash, err := c.UserPasswordHash(ctx); err == nil && hash != "" {
+			v.Observe(secrets.User, hash)
+		}
+	}
+}
+
 // Interface guards
 var (
 	_ caddy.Provisioner           = (*TokenHandler)(nil)
+	_ caddy.CleanerUpper          = (*TokenHandler)(nil)
 	_ caddyhttp.MiddlewareHandler = (*TokenHandler)(nil)
 )

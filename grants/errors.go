@@ -3,6 +3,7 @@ package grants
 import (
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/caddy-oauth2/caddy-oauth2/repos"
 )
@@ -26,6 +27,7 @@ const (
 const (
 	statusBadRequest         = 400
 	statusUnauthorized       = 401
+	statusTooManyRequests    = 429
 	statusServerError        = 500
 	statusServiceUnavailable = 503
 )
@@ -49,6 +51,9 @@ type Error struct {
 	Status int
 	// Cause is the internal error behind a server_error, if any.
 	Cause error
+	// RetryAfter is how long a client refused with 429 or 503 should wait;
+	// the handler sends it as Retry-After in whole seconds.
+	RetryAfter time.Duration
 }
 
 // Error describes the error for logs, Cause included.
@@ -165,6 +170,20 @@ func TemporarilyUnavailable(cause error) *Error {
 		Hint:        "Retry later",
 		Status:      statusServiceUnavailable,
 		Cause:       cause,
+	}
+}
+
+// TooManyAttempts returns the 429 of a request that would need a password
+// hash while its client, user or address is locked out after failed
+// attempts, or while every hashing slot is busy (DESIGN.md §6a). It says
+// neither which, nor whether the credentials were right.
+func TooManyAttempts(retryAfter time.Duration) *Error {
+	return &Error{
+		Code:        CodeTemporarilyUnavailable,
+		Description: "The authorization server is temporarily unable to handle the request.",
+		Hint:        "Too many attempts; retry later",
+		Status:      statusTooManyRequests,
+		RetryAfter:  retryAfter,
 	}
 }
 

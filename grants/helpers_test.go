@@ -211,7 +211,7 @@ func newEnv(t testing.TB, opts ...func(*grants.Config)) *env {
 // secretsFor returns a verifier over the env's comparer, for servers built
 // by hand next to the env's.
 func secretsFor(e *env) *secrets.Verifier {
-	return secrets.New(e.comparer, nil, []byte(hashes()[fakeSecret]), 100)
+	return secrets.New(secrets.Options{Bcrypt: e.comparer, FakeHash: []byte(hashes()[fakeSecret]), Cache: secrets.NewCache(100)})
 }
 
 // token runs one request with the env's issuer.

@@ -27,6 +27,8 @@ type TokenRequest struct {
 	// Issuer is as Request.Issuer: the request's origin, needed only
 	// without a configured issuer.
 	Issuer string
+	// ClientIP is as Request.ClientIP.
+	ClientIP string
 }
 
 // maxAccessTokenLen bounds the work spent on a presented access token: ours
@@ -56,7 +58,7 @@ func (s *Server) Revoke(ctx context.Context, r *TokenRequest) error {
 }
 
 func (s *Server) revoke(ctx context.Context, r *TokenRequest) *Error {
-	client, err := s.authenticateClient(ctx, r.ClientID, r.ClientSecret)
+	client, err := s.authenticateClient(ctx, r.ClientID, r.ClientSecret, r.ClientIP)
 	if err != nil {
 		return err
 	}
@@ -146,7 +148,7 @@ func (s *Server) Introspect(ctx context.Context, r *TokenRequest) (*Introspectio
 }
 
 func (s *Server) introspect(ctx context.Context, r *TokenRequest) (*Introspection, *Error) {
-	client, err := s.authenticateClient(ctx, r.ClientID, r.ClientSecret)
+	client, err := s.authenticateClient(ctx, r.ClientID, r.ClientSecret, r.ClientIP)
 	if err != nil {
 		return nil, err
 	}

@@ -2,7 +2,6 @@ package grants
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"time"
 
@@ -23,7 +22,7 @@ func (s *Server) password(ctx context.Context, r *Request, client *repos.Client,
 	}
 
 	// 2. The credentials must be right.
-	user, oerr := s.authenticateUser(ctx, r.Username, r.Password)
+	user, oerr := s.authenticateUser(ctx, r.Username, r.Password, r.ClientIP)
 	if oerr != nil {
 		return nil, oerr
 	}
@@ -61,23 +60,4 @@ func (s *Server) password(ctx context.Context, r *Request, client *repos.Client,
 		}
 	}
 	return out.response, nil
-}
-
-// authenticateUser checks the resource owner's credentials. An unknown user
-// pays one hash comparison like a known one, and both failures give the same
-// hintless error, so neither the answer nor its timing tells which usernames
-// exist.
-func (s *Server) authenticateUser(ctx context.Context, username, password string) (*repos.User, *Error) {
-	user, err := s.cfg.Definitions.UserByUsername(ctx, username)
-	if errors.Is(err, repos.ErrNotFound) {
-		s.cfg.Secrets.Fake(password)
-		return nil, InvalidCredentials()
-	}
-	if err != nil {
-		return nil, ServerError(err)
-	}
-	if !s.cfg.Secrets.Verify(user.PasswordHash, password) {
-		return nil, InvalidCredentials()
-	}
-	return user, nil
 }

@@ -18,6 +18,7 @@ import (
 
 	"github.com/caddy-oauth2/caddy-oauth2/repos"
 	"github.com/caddy-oauth2/caddy-oauth2/secrets"
+	"github.com/caddy-oauth2/caddy-oauth2/throttle"
 	"github.com/caddy-oauth2/caddy-oauth2/tokens"
 )
 
@@ -45,6 +46,9 @@ type Request struct {
 	// Issuer is scheme://host[:port] of the request, the iss when
 	// Config.Issuer is empty; it is needed only then (Server.NeedsOrigin).
 	Issuer string
+	// ClientIP is the address failed authentications are counted against:
+	// the one Caddy computed, which honours trusted_proxies.
+	ClientIP string
 }
 
 // Response is a successful token response (RFC 6749 §5.1).
@@ -99,6 +103,9 @@ type Config struct {
 	Tokens repos.TokenStore
 	// Secrets verifies client secrets and user passwords.
 	Secrets *secrets.Verifier
+	// Throttle counts failed authentications and locks guessers out; nil:
+	// no throttling.
+	Throttle *throttle.Limiter
 	// Now is the clock; nil: time.Now. Tests inject one instead of sleeping.
 	Now func() time.Time
 }
@@ -236,7 +243,7 @@ func (s *Server) token(ctx context.Context, r *Request) (*Response, *Error) {
 	if !ok {
 		return nil, UnsupportedGrantType()
 	}
-	client, err := s.authenticateClient(ctx, r.ClientID, r.ClientSecret)
+	client, err := s.authenticateClient(ctx, r.ClientID, r.ClientSecret, r.ClientIP)
 	if err != nil {
 		return nil, err
 	}
@@ -244,38 +251,6 @@ func (s *Server) token(ctx context.Context, r *Request) (*Response, *Error) {
 		return nil, UnauthorizedClient()
 	}
 	return grant(ctx, r, client, s.now())
-}
-
-// authenticateClient identifies the client and, for a confidential one, checks
-// its secret (RFC 6749 §2.3.1). A public client's secret, if sent, is ignored,
-// as league does since 9.2. An unknown client, or a confidential one sent
-// without a secret, still pays one hash comparison, so that response times do
-// not tell which client ids exist.
-func (s *Server) authenticateClient(ctx context.Context, id, secret string) (*repos.Client, *Error) {
-	if id == "" {
-		return nil, InvalidClient()
-	}
-	client, err := s.cfg.Definitions.Client(ctx, id)
-	if errors.Is(err, repos.ErrNotFound) {
-		s.cfg.Secrets.Fake(secret)
-		return nil, InvalidClient()
-	}
-	if err != nil {
-		// The repository did not answer: not an unknown client, and not
-		// the client's fault (DESIGN.md §6a).
-		return nil, TemporarilyUnavailable(fmt.Errorf("looking up the client: %w", err))
-	}
-	if !client.Confidential() {
-		return client, nil
-	}
-	if secret == "" {
-		s.cfg.Secrets.Fake("")
-		return nil, InvalidClient()
-	}
-	if !s.cfg.Secrets.Verify(client.SecretHash, secret) {
-		return nil, InvalidClient()
-	}
-	return client, nil
 }
 
 // issuesRefreshTokens reports whether the server has the refresh_token grant

@@ -34,3 +34,17 @@ func (w *Watched) ScopeIDs(ctx context.Context) ([]string, error) {
 func (w *Watched) HasPublicClients(ctx context.Context) (bool, error) {
 	return w.Current().HasPublicClients(ctx)
 }
+
+// UserPasswordHash returns some user's password hash, "" without users.
+func (d *Definitions) UserPasswordHash(context.Context) (string, error) {
+	for _, u := range d.users {
+		return u.PasswordHash, nil
+	}
+	return "", nil
+}
+
+// UserPasswordHash returns some user's password hash of the file's current
+// version.
+func (w *Watched) UserPasswordHash(ctx context.Context) (string, error) {
+	return w.Current().UserPasswordHash(ctx)
+}

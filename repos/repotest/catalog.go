@@ -29,6 +29,20 @@ func runCatalog(t *testing.T, newBackend NewBackend) {
 		assert.NotNil(t, ids)
 		assert.Empty(t, ids)
 	})
+	t.Run("SamplesAUsersHash", func(t *testing.T) {
+		f := fixture()
+		hash, err := catalog(t, f).UserPasswordHash(t.Context())
+		require.NoError(t, err)
+		var hashes []string
+		for _, u := range f.Users {
+			hashes = append(hashes, u.PasswordHash)
+		}
+		assert.Contains(t, hashes, hash)
+
+		none, err := catalog(t, Fixture{}).UserPasswordHash(t.Context())
+		require.NoError(t, err)
+		assert.Empty(t, none, "no users, no hash")
+	})
 	t.Run("ReportsPublicClients", func(t *testing.T) {
 		has, err := catalog(t, fixture()).HasPublicClients(t.Context())
 		require.NoError(t, err)

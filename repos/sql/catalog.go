@@ -31,3 +31,17 @@ func (s *Store) HasPublicClients(ctx context.Context) (bool, error) {
 	}
 	return true, nil
 }
+
+// UserPasswordHash returns some user's password hash, "" without users.
+func (s *Store) UserPasswordHash(ctx context.Context) (string, error) {
+	const q = `SELECT password_hash FROM users LIMIT 1`
+	var hash string
+	err := s.read.QueryRowContext(ctx, q).Scan(&hash)
+	switch {
+	case errors.Is(err, dbsql.ErrNoRows):
+		return "", nil
+	case err != nil:
+		return "", fmt.Errorf("reading a user's hash: %w", err)
+	}
+	return hash, nil
+}
