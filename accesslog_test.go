@@ -8,6 +8,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 
@@ -97,10 +98,12 @@ http://localhost:9181 {
 	require.Equal(t, http.StatusOK, status)
 	status, _ = token(refresh) // a replay
 	require.Equal(t, http.StatusBadRequest, status)
+	status, _ = token(url.Values{"grant_type": {"password"}, "username": {"carol"}, "password": {"not-carols"}})
+	require.Equal(t, http.StatusBadRequest, status)
 	tc.InitServer(fmt.Sprintf(`{"admin": {"listen": "localhost:%d"}}`, rootAdminPort), "json") // flushes and closes the logs
 
 	entries := readLogEntries(t, accessLog)
-	require.Len(t, entries, 4)
+	require.Len(t, entries, 5)
 	assert.Equal(t, "u-42", entries[0]["user_id"], "password grant")
 	assert.Empty(t, entries[1]["user_id"], "client_credentials has no user")
 	assert.Equal(t, "u-42", entries[2]["user_id"], "refresh of a user's token")
@@ -118,13 +121,43 @@ http://localhost:9181 {
 	require.Len(t, replays, 1)
 	assert.Equal(t, "203.0.113.7", replays[0]["remote_ip"], "the client behind the trusted proxy")
 
+	// The failed password is one INFO line, which the README's fail2ban
+	// filter matches with the client's address.
+	failregex := readmeFailregex(t)
+	var banned []string
+	lines, err := os.ReadFile(serverLog)
+	require.NoError(t, err)
+	for _, line := range strings.Split(string(lines), "\n") {
+		if m := failregex.FindStringSubmatch(line); m != nil {
+			banned = append(banned, m[failregex.SubexpIndex("host")])
+			assert.Contains(t, line, `"level":"info"`)
+			assert.Contains(t, line, `"reason":"wrong_password"`)
+			assert.Contains(t, line, `"username_hash":"`+usernameHash("carol")+`"`)
+		}
+	}
+	assert.Equal(t, []string{"203.0.113.7"}, banned)
+
 	for _, path := range []string{accessLog, serverLog} {
 		data, err := os.ReadFile(path)
 		require.NoError(t, err)
 		assert.NotContains(t, string(data), "app-secret", path)
+		assert.NotContains(t, string(data), "not-carols", path)
+		assert.NotContains(t, string(data), `"carol"`, path)
 		assert.NotContains(t, string(data), issued["refresh_token"], path)
 		assert.NotContains(t, string(data), issued["access_token"], path)
 	}
+}
+
+// readmeFailregex is the README's fail2ban failregex, with fail2ban's
+// <HOST> as a named group, so that the filter the README gives is the one
+// tested against a real log line.
+func readmeFailregex(t *testing.T) *regexp.Regexp {
+	t.Helper()
+	readme, err := os.ReadFile("README.md")
+	require.NoError(t, err)
+	m := regexp.MustCompile(`(?m)^failregex = (.+)$`).FindSubmatch(readme)
+	require.NotNil(t, m, "the README gives a failregex")
+	return regexp.MustCompile(strings.Replace(string(m[1]), "<HOST>", `(?P<host>[0-9A-Fa-f:.]+)`, 1))
 }
 
 // readLogEntries decodes a JSON log file, one entry per line.

@@ -13,12 +13,12 @@ import (
 // serveRevoke answers the revocation endpoint (RFC 7009): an empty JSON
 // object once the token is revoked, or was nothing to revoke.
 func (h *ServerHandler) serveRevoke(w http.ResponseWriter, r *http.Request) {
-	req, ok := h.parseTokenQuery(w, r, "revocation")
+	req, ok := h.parseTokenQuery(w, r, endpointRevocation)
 	if !ok {
 		return
 	}
 	if err := h.server.Revoke(r.Context(), req); err != nil {
-		h.writeTokenQueryError(w, r, req, err)
+		h.writeTokenQueryError(w, r, endpointRevocation, req, err)
 		return
 	}
 	writeJSON(w, http.StatusOK, struct{}{})
@@ -57,13 +57,13 @@ func (a audience) MarshalJSON() ([]byte, error) {
 
 // serveIntrospect answers the introspection endpoint (RFC 7662).
 func (h *ServerHandler) serveIntrospect(w http.ResponseWriter, r *http.Request) {
-	req, ok := h.parseTokenQuery(w, r, "introspection")
+	req, ok := h.parseTokenQuery(w, r, endpointIntrospection)
 	if !ok {
 		return
 	}
 	in, err := h.server.Introspect(r.Context(), req)
 	if err != nil {
-		h.writeTokenQueryError(w, r, req, err)
+		h.writeTokenQueryError(w, r, endpointIntrospection, req, err)
 		return
 	}
 	if !in.Active {
@@ -91,7 +91,7 @@ func (h *ServerHandler) serveIntrospect(w http.ResponseWriter, r *http.Request) 
 func (h *ServerHandler) parseTokenQuery(w http.ResponseWriter, r *http.Request, endpoint string) (*grants.TokenRequest, bool) {
 	req, perr := parseTokenQuery(r, endpoint)
 	if perr != nil {
-		h.writeError(w, r, perr.err, perr.basic)
+		h.writeError(w, r, perr.err, perr.basic, requestInfo{endpoint: endpoint})
 		return nil, false
 	}
 	if h.server.NeedsOrigin() {
@@ -105,10 +105,10 @@ func (h *ServerHandler) parseTokenQuery(w http.ResponseWriter, r *http.Request, 
 }
 
 // writeTokenQueryError answers a refused revocation or introspection.
-func (h *ServerHandler) writeTokenQueryError(w http.ResponseWriter, r *http.Request, req *grants.TokenRequest, err error) {
+func (h *ServerHandler) writeTokenQueryError(w http.ResponseWriter, r *http.Request, endpoint string, req *grants.TokenRequest, err error) {
 	var oerr *grants.Error
 	if !errors.As(err, &oerr) {
 		oerr = grants.ServerError(err)
 	}
-	h.writeError(w, r, oerr, req.BasicAuth, zap.String("client_id", loggedID(req.ClientID)))
+	h.writeError(w, r, oerr, req.BasicAuth, requestInfo{endpoint: endpoint, clientID: req.ClientID})
 }

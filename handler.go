@@ -26,7 +26,7 @@ const basicRealm = `Basic realm="OAuth"`
 func (h *TokenHandler) ServeHTTP(w http.ResponseWriter, r *http.Request, _ caddyhttp.Handler) error {
 	req, perr := parseTokenRequest(r)
 	if perr != nil {
-		h.writeError(w, r, perr.err, perr.basic)
+		h.writeError(w, r, perr.err, perr.basic, requestInfo{endpoint: endpointToken})
 		return nil
 	}
 	if h.server.NeedsOrigin() {
@@ -43,9 +43,11 @@ func (h *TokenHandler) ServeHTTP(w http.ResponseWriter, r *http.Request, _ caddy
 		if !errors.As(err, &oerr) {
 			oerr = grants.ServerError(err)
 		}
-		h.writeError(w, r, oerr, req.BasicAuth, zap.String("grant_type", loggedID(req.GrantType)), zap.String("client_id", loggedID(req.ClientID)))
+		h.writeError(w, r, oerr, req.BasicAuth, requestInfo{endpoint: endpointToken, grantType: req.GrantType,
+			clientID: req.ClientID, username: req.Username})
 		return nil
 	}
+	h.metrics.issued.WithLabelValues(grantLabel(req.GrantType)).Inc()
 	if repl, ok := r.Context().Value(caddy.ReplacerCtxKey).(*caddy.Replacer); ok && resp.UserID != "" {
 		// The access log's user_id field, as caddyauth fills it.
 		repl.Set("http.auth.user.id", resp.UserID)
@@ -91,18 +93,13 @@ func retryAfterSeconds(d time.Duration) string {
 	return strconv.FormatInt(int64((d+time.Second-1)/time.Second), 10)
 }
 
-// writeError answers with an OAuth error. Only server errors, an unavailable
-// store and replays are logged here: the rest are the client's mistakes,
-// which the access log records, and logging them again would let anyone fill
-// the error log. fields describe the request; they are ids, never secrets or
-// tokens.
-func (h *TokenHandler) writeError(w http.ResponseWriter, r *http.Request, e *grants.Error, basic bool, fields ...zap.Field) {
-	switch {
-	case e.Code == grants.CodeServerError || e.Code == grants.CodeTemporarilyUnavailable:
-		h.logger.Error("oauth2 request failed", append(requestFields(r, fields), zap.String("error", e.Code), zap.Error(e.Cause))...)
-	case e.IsReplay():
-		h.logger.Warn("refresh token replayed: revoked every token of its grant", requestFields(r, fields)...)
-	}
+// writeError answers with an OAuth error, and tells the operator what the
+// answer does not say: it counts the refusal, logs every failed
+// authentication with its reason (for fail2ban), and logs server errors, an
+// unavailable store and replays. The rest are the client's mistakes, which
+// the access log records. Log fields are ids, never secrets or tokens.
+func (h *TokenHandler) writeError(w http.ResponseWriter, r *http.Request, e *grants.Error, basic bool, info requestInfo) {
+	h.observeRefusal(r, e, info)
 	switch e.Status {
 	case http.StatusMethodNotAllowed:
 		w.Header().Set("Allow", http.MethodPost)
@@ -130,14 +127,6 @@ func writeJSON(w http.ResponseWriter, status int, body any) {
 	hdr.Set("Pragma", "no-cache")
 	w.WriteHeader(status)
 	_, _ = w.Write(data)
-}
-
-// requestFields describe a request in this handler's own log lines: its
-// fields after remote_ip, the client IP as Caddy determined it, which honours
-// the server's trusted_proxies, so that behind a load balancer the log (and a
-// fail2ban rule reading it) names the client, not the balancer.
-func requestFields(r *http.Request, fields []zap.Field) []zap.Field {
-	return append([]zap.Field{zap.String("remote_ip", clientIP(r))}, fields...)
 }
 
 // loggedID is an id from a request as it is logged: cut at the length of

@@ -57,6 +57,11 @@ func handlerConfig(tb testing.TB) TokenHandler {
 		PrivateKey:    keyPath,
 		EncryptionKey: strings.Repeat("k", 32),
 		Grants:        []string{"password", "refresh_token", "client_credentials"},
+		// The throttle is shared by every handler of the process with the
+		// same limits, across tests too: the tests that send wrong secrets
+		// from httptest's one address must not lock each other out. The
+		// throttle has tests of its own.
+		Throttle:      &ThrottleConfig{Failures: 100000, IPFailures: 100000},
 		RepositoryRaw: repo,
 	}
 }

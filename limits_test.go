@@ -72,6 +72,7 @@ func TestProvision_LimitErrorsNameTheSubdirective(t *testing.T) {
 // the configs before and after one share them.
 func TestLimits_SharedAcrossReloads(t *testing.T) {
 	config := handlerConfig(t)
+	config.SecretCacheSize = 10007 // a cache no other test shares
 	before, err := loadHandler(t, config)
 	require.NoError(t, err)
 	after, err := loadHandler(t, config)
@@ -95,7 +96,7 @@ func TestLimits_SharedAcrossReloads(t *testing.T) {
 
 func TestHandler_LockoutIs429WithRetryAfter(t *testing.T) {
 	config := handlerConfig(t)
-	config.Throttle = &ThrottleConfig{Failures: 3, Lock: caddy.Duration(90 * time.Second)}
+	config.Throttle = &ThrottleConfig{Failures: 3, IPFailures: 11, Lock: caddy.Duration(90 * time.Second)} // this test's own
 	h, err := loadHandler(t, config)
 	require.NoError(t, err)
 	from := func(addr, secret string) *httptest.ResponseRecorder {

@@ -13,6 +13,7 @@ import (
 	"fmt"
 
 	"github.com/caddyserver/caddy/v2"
+	"github.com/caddyserver/caddy/v2/modules/caddyevents"
 	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
 	"go.uber.org/zap"
 
@@ -113,6 +114,10 @@ type TokenHandler struct {
 	keys        keySource
 	definitions repos.Definitions
 	limits      *sharedLimits
+	metrics     *metrics
+	events      *caddyevents.App // nil when no events app runs (a unit test)
+	ctx         caddy.Context
+	errorLog    *sampledLog
 	logger      *zap.Logger
 }
 
@@ -161,6 +166,12 @@ func (h *TokenHandler) provision(ctx caddy.Context, cfg *settings) error {
 	}
 	verifier := h.limits.verifier()
 	observeUserHash(ctx, defs, verifier)
+	h.ctx = ctx
+	h.metrics = newMetrics(ctx.GetMetricsRegistry())
+	h.errorLog = newSampledLog(h.logger)
+	if app, err := ctx.AppIfConfigured("events"); err == nil {
+		h.events, _ = app.(*caddyevents.App)
+	}
 	h.server, err = grants.NewServer(grants.Config{
 		Issuer:               cfg.issuer,
 		Audience:             cfg.audience,
@@ -172,9 +183,10 @@ func (h *TokenHandler) provision(ctx caddy.Context, cfg *settings) error {
 		Keys:                 keys,
 		Sealer:               sealer,
 		Definitions:          defs,
-		Tokens:               store,
+		Tokens:               instrumentedStore{TokenStore: store, m: h.metrics},
 		Secrets:              verifier,
 		Throttle:             h.limits.throttle,
+		OnLockout:            h.lockedOut,
 	})
 	if err != nil {
 		// resolve checked every setting NewServer checks: this is a bug.

@@ -38,7 +38,7 @@ type requestError struct {
 // every check that belongs to HTTP rather than to OAuth grants: method, media
 // type, body size, repeated parameters and the client authentication method.
 func parseTokenRequest(r *http.Request) (*grants.Request, *requestError) {
-	form, err := readForm(r, "token")
+	form, err := readForm(r, endpointToken)
 	if err != nil {
 		return nil, &requestError{err: err}
 	}

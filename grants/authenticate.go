@@ -35,7 +35,7 @@ func (s *Server) authenticateClient(ctx context.Context, id, secret, ip string) 
 	client, err := s.cfg.Definitions.Client(ctx, id)
 	if errors.Is(err, repos.ErrNotFound) {
 		s.failedAddress(ip)
-		return nil, InvalidClient()
+		return nil, withReason(InvalidClient(), ReasonUnknownClient)
 	}
 	if err != nil {
 		// The repository did not answer: not an unknown client, and not
@@ -48,7 +48,7 @@ func (s *Server) authenticateClient(ctx context.Context, id, secret, ip string) 
 	account := throttle.Account{Kind: clientAccount, ID: id}
 	if secret == "" {
 		s.failed(account, ip)
-		return nil, InvalidClient()
+		return nil, withReason(InvalidClient(), ReasonMissingSecret)
 	}
 	if s.cfg.Secrets.Cached(secrets.Client, client.SecretHash, secret) {
 		return client, nil
@@ -62,7 +62,7 @@ func (s *Server) authenticateClient(ctx context.Context, id, secret, ip string) 
 	}
 	if !ok {
 		s.failed(account, ip)
-		return nil, InvalidClient()
+		return nil, withReason(InvalidClient(), ReasonWrongSecret)
 	}
 	s.succeeded(account, ip)
 	return client, nil
@@ -96,7 +96,10 @@ func (s *Server) authenticateUser(ctx context.Context, username, password, ip st
 	}
 	if !ok {
 		s.failed(account, ip)
-		return nil, InvalidCredentials()
+		if user == nil {
+			return nil, withReason(InvalidCredentials(), ReasonUnknownUser)
+		}
+		return nil, withReason(InvalidCredentials(), ReasonWrongPassword)
 	}
 	s.succeeded(account, ip)
 	return user, nil
@@ -109,21 +112,32 @@ func (s *Server) throttled(a throttle.Account, ip string) *Error {
 		return nil
 	}
 	if retry, locked := s.cfg.Throttle.Locked(a, ip, s.now()); locked {
-		return TooManyAttempts(retry)
+		return TooManyAttempts(retry, ReasonLocked)
 	}
 	return nil
 }
 
 func (s *Server) failed(a throttle.Account, ip string) {
-	if s.cfg.Throttle != nil {
-		s.cfg.Throttle.Failed(a, ip, s.now())
+	if s.cfg.Throttle != nil && s.cfg.Throttle.Failed(a, ip, s.now()) && s.cfg.OnLockout != nil {
+		s.cfg.OnLockout(Lockout{User: a.Kind == userAccount, ID: a.ID, ClientIP: ip})
 	}
 }
 
 func (s *Server) failedAddress(ip string) {
-	if s.cfg.Throttle != nil {
-		s.cfg.Throttle.FailedIP(ip, s.now())
+	if s.cfg.Throttle != nil && s.cfg.Throttle.FailedIP(ip, s.now()) && s.cfg.OnLockout != nil {
+		s.cfg.OnLockout(Lockout{ClientIP: ip})
 	}
+}
+
+// Lockout is a failed authentication that locked its account at an address,
+// or the address, for the operator to hear about.
+type Lockout struct {
+	// User is whether ID is a username rather than a client id.
+	User bool
+	// ID is the client id or username; empty when the address was locked
+	// for failures with unknown client ids.
+	ID       string
+	ClientIP string
 }
 
 func (s *Server) succeeded(a throttle.Account, ip string) {
@@ -140,7 +154,7 @@ const busyRetryAfter = time.Second
 // slot was taken (429), or the request ended while it waited.
 func hashingError(err error) *Error {
 	if errors.Is(err, secrets.ErrBusy) {
-		return TooManyAttempts(busyRetryAfter)
+		return TooManyAttempts(busyRetryAfter, ReasonBusy)
 	}
 	return TemporarilyUnavailable(fmt.Errorf("checking a secret: %w", err))
 }

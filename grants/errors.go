@@ -54,6 +54,31 @@ type Error struct {
 	// RetryAfter is how long a client refused with 429 or 503 should wait;
 	// the handler sends it as Retry-After in whole seconds.
 	RetryAfter time.Duration
+	// Reason says, for the log and metrics only, why an authentication
+	// failed or a request was throttled (one of the Reason* constants);
+	// empty for any other error. The client never sees it: telling an
+	// unknown user from a wrong password would help an attacker.
+	Reason string
+}
+
+// The reasons of failed authentications and throttled requests.
+const (
+	ReasonUnknownClient = "unknown_client"
+	ReasonMissingSecret = "missing_secret"
+	ReasonWrongSecret   = "wrong_secret"
+	ReasonUnknownUser   = "unknown_user"
+	ReasonWrongPassword = "wrong_password"
+	// ReasonLocked is a request refused because its client, user or
+	// address is locked after failed attempts.
+	ReasonLocked = "locked"
+	// ReasonBusy is a request refused because every hashing slot was busy.
+	ReasonBusy = "busy"
+)
+
+// withReason records why an authentication failed.
+func withReason(e *Error, reason string) *Error {
+	e.Reason = reason
+	return e
 }
 
 // Error describes the error for logs, Cause included.
@@ -175,15 +200,17 @@ func TemporarilyUnavailable(cause error) *Error {
 
 // TooManyAttempts returns the 429 of a request that would need a password
 // hash while its client, user or address is locked out after failed
-// attempts, or while every hashing slot is busy (DESIGN.md §6a). It says
-// neither which, nor whether the credentials were right.
-func TooManyAttempts(retryAfter time.Duration) *Error {
+// attempts (reason ReasonLocked), or while every hashing slot is busy
+// (ReasonBusy), DESIGN.md §6a. The answer says neither which, nor whether
+// the credentials were right.
+func TooManyAttempts(retryAfter time.Duration, reason string) *Error {
 	return &Error{
 		Code:        CodeTemporarilyUnavailable,
 		Description: "The authorization server is temporarily unable to handle the request.",
 		Hint:        "Too many attempts; retry later",
 		Status:      statusTooManyRequests,
 		RetryAfter:  retryAfter,
+		Reason:      reason,
 	}
 }
 

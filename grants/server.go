@@ -106,6 +106,9 @@ type Config struct {
 	// Throttle counts failed authentications and locks guessers out; nil:
 	// no throttling.
 	Throttle *throttle.Limiter
+	// OnLockout, if set, hears of every failure that locked its account or
+	// address. It runs on the request's goroutine and must be quick.
+	OnLockout func(Lockout)
 	// Now is the clock; nil: time.Now. Tests inject one instead of sleeping.
 	Now func() time.Time
 }

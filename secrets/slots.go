@@ -2,6 +2,7 @@ package secrets
 
 import (
 	"context"
+	"sync/atomic"
 	"time"
 )
 
@@ -26,20 +27,35 @@ func (s *Slots) Size() int { return cap(s.sem) }
 // InUse returns how many slots are taken now, for metrics.
 func (s *Slots) InUse() int { return len(s.sem) }
 
+// running and waiting count the hash checks of the process, in every
+// Slots, for the metrics.
+var running, waiting atomic.Int64
+
+// Running returns how many hash checks run now in the process.
+func Running() int64 { return running.Load() }
+
+// Waiting returns how many hash checks wait for a slot now in the process.
+func Waiting() int64 { return waiting.Load() }
+
 // acquire takes a slot, waiting at most wait, and returns its release.
 func (s *Slots) acquire(ctx context.Context, wait time.Duration) (release func(), err error) {
 	if s == nil {
-		return func() {}, nil
+		running.Add(1)
+		return func() { running.Add(-1) }, nil
 	}
 	select {
 	case s.sem <- struct{}{}:
+		running.Add(1)
 		return s.release, nil
 	default:
 	}
+	waiting.Add(1)
+	defer waiting.Add(-1)
 	timer := time.NewTimer(wait)
 	defer timer.Stop()
 	select {
 	case s.sem <- struct{}{}:
+		running.Add(1)
 		return s.release, nil
 	case <-timer.C:
 		return nil, ErrBusy
@@ -48,4 +64,7 @@ func (s *Slots) acquire(ctx context.Context, wait time.Duration) (release func()
 	}
 }
 
-func (s *Slots) release() { <-s.sem }
+func (s *Slots) release() {
+	running.Add(-1)
+	<-s.sem
+}
