@@ -48,6 +48,7 @@ func parseServerCaddyfile(h httpcaddyfile.Helper) (caddyhttp.MiddlewareHandler, 
 //	        tokens sql <driver> <dsn>
 //	    }]
 //	    repository sql     <driver> <dsn>
+//	    db_timeout         <duration>
 //	    hash_concurrency   <n>
 //	    secret_cache_size  <n>
 //	    throttle off | {
@@ -169,6 +170,10 @@ var subdirectives = map[string]func(h *TokenHandler, d *caddyfile.Dispenser) err
 		return err
 	},
 	"throttle": func(h *TokenHandler, d *caddyfile.Dispenser) error { return h.unmarshalThrottle(d) },
+	"db_timeout": func(h *TokenHandler, d *caddyfile.Dispenser) (err error) {
+		h.DBTimeout, err = durationArg(d)
+		return err
+	},
 }
 
 // unmarshalThrottle parses `throttle off` or a block of limits.

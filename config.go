@@ -18,7 +18,12 @@ const (
 	DefaultAccessTokenTTL  = time.Hour
 	DefaultRefreshTokenTTL = 30 * 24 * time.Hour
 	DefaultPurgeInterval   = time.Hour
+	DefaultDBTimeout       = 5 * time.Second
 )
+
+// minDBTimeout keeps db_timeout above what a healthy database needs for a
+// commit, with room for a slow disk.
+const minDBTimeout = 100 * time.Millisecond
 
 // minPurgeInterval keeps a mistyped interval (1ns in JSON, say) from making
 // the purge a busy loop.
@@ -60,6 +65,7 @@ type settings struct {
 
 	hashConcurrency int
 	secretCacheSize int
+	dbTimeout       time.Duration
 	// throttle is nil when throttling is off.
 	throttle *throttle.Config
 }
@@ -95,6 +101,10 @@ func (h *TokenHandler) resolveInto(repl *caddy.Replacer, p *problems) *settings 
 
 	p.add("access_token_ttl", grants.CheckLifetime(s.accessTTL))
 	p.add("refresh_token_ttl", grants.CheckLifetime(s.refreshTTL))
+	s.dbTimeout = orDefault(h.DBTimeout, DefaultDBTimeout)
+	if s.dbTimeout < minDBTimeout {
+		p.add("db_timeout", fmt.Errorf("must be at least %s", minDBTimeout))
+	}
 	s.reuseInterval = time.Duration(h.RefreshTokenReuseInterval)
 	p.add("refresh_token_reuse_interval", grants.CheckReuseInterval(s.reuseInterval))
 	switch {

@@ -89,7 +89,7 @@ func (h *ServerHandler) serveIntrospect(w http.ResponseWriter, r *http.Request) 
 // parseTokenQuery parses a revocation or introspection request, answering
 // a malformed one itself.
 func (h *ServerHandler) parseTokenQuery(w http.ResponseWriter, r *http.Request, endpoint string) (*grants.TokenRequest, bool) {
-	req, perr := parseTokenQuery(r, endpoint)
+	req, perr := parseTokenQuery(w, r, endpoint)
 	if perr != nil {
 		h.writeError(w, r, perr.err, perr.basic, requestInfo{endpoint: endpoint})
 		return nil, false

@@ -24,7 +24,7 @@ const basicRealm = `Basic realm="OAuth"`
 // which requests reach the token endpoint, and every one of them gets an OAuth
 // answer.
 func (h *TokenHandler) ServeHTTP(w http.ResponseWriter, r *http.Request, _ caddyhttp.Handler) error {
-	req, perr := parseTokenRequest(r)
+	req, perr := parseTokenRequest(w, r)
 	if perr != nil {
 		h.writeError(w, r, perr.err, perr.basic, requestInfo{endpoint: endpointToken})
 		return nil

@@ -1,7 +1,10 @@
 package caddyoauth2
 
 import (
+	"bufio"
 	"encoding/json"
+	"fmt"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -20,6 +23,7 @@ import (
 func TestUnmarshalCaddyfile_Limits(t *testing.T) {
 	var h TokenHandler
 	require.NoError(t, h.UnmarshalCaddyfile(caddyfile.NewTestDispenser(`oauth2_token {
+		db_timeout 3s
 		hash_concurrency 2
 		secret_cache_size 500
 		throttle {
@@ -29,6 +33,7 @@ func TestUnmarshalCaddyfile_Limits(t *testing.T) {
 			lock 10m
 		}
 	}`)))
+	assert.Equal(t, caddy.Duration(3*time.Second), h.DBTimeout)
 	assert.Equal(t, 2, h.HashConcurrency)
 	assert.Equal(t, 500, h.SecretCacheSize)
 	assert.Equal(t, &ThrottleConfig{Failures: 3, IPFailures: 30, Window: caddy.Duration(2 * time.Minute),
@@ -59,6 +64,7 @@ func TestProvision_LimitErrorsNameTheSubdirective(t *testing.T) {
 	}{
 		{func(h *TokenHandler) { h.HashConcurrency = -1 }, "hash_concurrency: must be at least 1"},
 		{func(h *TokenHandler) { h.SecretCacheSize = -1 }, "secret_cache_size: must be at least 1"},
+		{func(h *TokenHandler) { h.DBTimeout = caddy.Duration(time.Millisecond) }, "db_timeout: must be at least 100ms"},
 		{func(h *TokenHandler) { h.Throttle = &ThrottleConfig{Failures: -2} }, "throttle: "},
 	} {
 		config := handlerConfig(t)
@@ -120,4 +126,29 @@ func TestHandler_LockoutIs429WithRetryAfter(t *testing.T) {
 	assert.Equal(t, "no-store", w.Header().Get("Cache-Control"))
 
 	assert.Equal(t, http.StatusOK, from("192.0.2.8:1000", "bench-secret").Code, "another address is not locked")
+}
+
+// A body that trickles in gets 408 once bodyTimeout has passed, and the
+// connection is closed: a slow sender cannot hold it open.
+func TestHandler_SlowBodyIs408(t *testing.T) {
+	defer func(d time.Duration) { bodyTimeout = d }(bodyTimeout)
+	bodyTimeout = 300 * time.Millisecond
+	h := provisionedHandler(t)
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { _ = h.ServeHTTP(w, r, nil) }))
+	defer srv.Close()
+
+	conn, err := net.Dial("tcp", srv.Listener.Addr().String())
+	require.NoError(t, err)
+	defer conn.Close()
+	_, err = fmt.Fprintf(conn, "POST /oauth/token HTTP/1.1\r\nHost: auth.test\r\n"+
+		"Content-Type: application/x-www-form-urlencoded\r\nContent-Length: 100\r\n\r\ngrant_type=")
+	require.NoError(t, err)
+	start := time.Now()
+	require.NoError(t, conn.SetReadDeadline(time.Now().Add(5*time.Second)))
+	resp, err := http.ReadResponse(bufio.NewReader(conn), nil)
+	require.NoError(t, err)
+	defer resp.Body.Close()
+	assert.Equal(t, http.StatusRequestTimeout, resp.StatusCode)
+	assert.Less(t, time.Since(start), 3*time.Second)
+	assert.True(t, resp.Close, "the connection is closed")
 }

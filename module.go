@@ -102,6 +102,12 @@ type TokenHandler struct {
 	// outlives config reloads. Default: 10000.
 	SecretCacheSize int `json:"secret_cache_size,omitempty"`
 
+	// DBTimeout bounds all of one request's database work (DESIGN.md §6a):
+	// a database that does not answer in time gets the request a 503 with
+	// Retry-After, and a rotation not yet committed is not committed.
+	// Default: 5s.
+	DBTimeout caddy.Duration `json:"db_timeout,omitempty"`
+
 	// Throttle locks out guessers (DESIGN.md §6a). Default: on, with 5
 	// failures per (id, IP) and 50 per IP in 5m locking for 5m.
 	Throttle *ThrottleConfig `json:"throttle,omitempty"`
@@ -186,6 +192,7 @@ func (h *TokenHandler) provision(ctx caddy.Context, cfg *settings) error {
 		Tokens:               instrumentedStore{TokenStore: store, m: h.metrics},
 		Secrets:              verifier,
 		Throttle:             h.limits.throttle,
+		RequestTimeout:       cfg.dbTimeout,
 		OnLockout:            h.lockedOut,
 	})
 	if err != nil {

@@ -60,7 +60,7 @@ func TestParseTokenRequest_Rejects(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			_, perr := parseTokenRequest(tt.req)
+			_, perr := parseTokenRequest(httptest.NewRecorder(), tt.req)
 			require.NotNil(t, perr)
 			assert.Equal(t, tt.wantStatus, perr.err.Status)
 			assert.Equal(t, tt.wantCode, perr.err.Code)
@@ -99,7 +99,7 @@ func TestParseTokenRequest_Accepts(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			req, perr := parseTokenRequest(tt.req)
+			req, perr := parseTokenRequest(httptest.NewRecorder(), tt.req)
 			require.Nil(t, perr)
 			assert.Equal(t, tt.wantID, req.ClientID)
 			assert.Equal(t, tt.wantSecret, req.ClientSecret)
@@ -116,7 +116,7 @@ func FuzzParseTokenRequest(f *testing.F) {
 	f.Add("%", "basic Og==")
 	f.Fuzz(func(t *testing.T, body, auth string) {
 		r := tokenRequest(http.MethodPost, form, body, "Authorization", auth)
-		req, perr := parseTokenRequest(r)
+		req, perr := parseTokenRequest(httptest.NewRecorder(), r)
 		if perr != nil {
 			require.Nil(t, req)
 			require.NotEmpty(t, perr.err.Code)

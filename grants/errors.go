@@ -1,6 +1,7 @@
 package grants
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"time"
@@ -212,6 +213,17 @@ func TooManyAttempts(retryAfter time.Duration, reason string) *Error {
 		RetryAfter:  retryAfter,
 		Reason:      reason,
 	}
+}
+
+// storeFailure is the answer to a repository or token store error: 503
+// temporarily_unavailable when the storage could not answer (it is down,
+// locked or slower than the request's deadline: a retry may succeed), 500
+// server_error for anything else.
+func storeFailure(err error) *Error {
+	if errors.Is(err, repos.ErrUnavailable) || errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled) {
+		return TemporarilyUnavailable(err)
+	}
+	return ServerError(err)
 }
 
 // ServerError returns the error of an unexpected failure. cause goes to the log, never to the client.

@@ -49,6 +49,8 @@ func looksLikeJWT(token string) bool {
 // token of another client is refused with unauthorized_client and revokes
 // nothing. A non-nil error is always an *Error.
 func (s *Server) Revoke(ctx context.Context, r *TokenRequest) error {
+	ctx, cancel := s.withDeadline(ctx)
+	defer cancel()
 	// revoke returns *Error; a nil one must become a nil error, not a
 	// non-nil interface holding a nil pointer.
 	if err := s.revoke(ctx, r); err != nil {
@@ -139,6 +141,8 @@ type Introspection struct {
 // own: of anyone else's, as of an unknown, expired or revoked token, it
 // learns only that it is not active. A non-nil error is always an *Error.
 func (s *Server) Introspect(ctx context.Context, r *TokenRequest) (*Introspection, error) {
+	ctx, cancel := s.withDeadline(ctx)
+	defer cancel()
 	// As Revoke: never a typed nil in the interface.
 	in, err := s.introspect(ctx, r)
 	if err != nil {

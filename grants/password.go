@@ -56,7 +56,7 @@ func (s *Server) password(ctx context.Context, r *Request, client *repos.Client,
 	// client_credentials.
 	if out.refresh != nil {
 		if err := s.cfg.Tokens.Issue(ctx, *out.refresh); err != nil {
-			return nil, ServerError(fmt.Errorf("recording tokens: %w", err))
+			return nil, storeFailure(fmt.Errorf("recording tokens: %w", err))
 		}
 	}
 	return out.response, nil

@@ -136,7 +136,7 @@ func (s *Server) tokenUser(ctx context.Context, p *tokens.RefreshPayload) (*repo
 		return nil, withCause(InvalidGrant(hintRevoked), fmt.Errorf("user of the refresh token: %w", err))
 	}
 	if err != nil {
-		return nil, ServerError(fmt.Errorf("user of the refresh token: %w", err))
+		return nil, storeFailure(fmt.Errorf("user of the refresh token: %w", err))
 	}
 	return user, nil
 }
@@ -152,7 +152,7 @@ func rotateError(err error) *Error {
 	case errors.Is(err, repos.ErrNotFound):
 		return withCause(InvalidGrant(hintUnknown), err)
 	}
-	return ServerError(fmt.Errorf("rotating refresh token: %w", err))
+	return storeFailure(fmt.Errorf("rotating refresh token: %w", err))
 }
 
 // withCause attaches an internal cause to a client error, for the log.

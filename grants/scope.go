@@ -113,7 +113,7 @@ func (s *Server) checkScopes(ctx context.Context, scopes []string, client *repos
 			return InvalidScope(scopeHint(sc))
 		}
 		if err != nil {
-			return ServerError(err)
+			return storeFailure(fmt.Errorf("looking up a scope: %w", err))
 		}
 	}
 	return nil

@@ -109,6 +109,10 @@ type Config struct {
 	// OnLockout, if set, hears of every failure that locked its account or
 	// address. It runs on the request's goroutine and must be quick.
 	OnLockout func(Lockout)
+	// RequestTimeout bounds all of one request's work, its database work
+	// above all (DESIGN.md §6a db_timeout): past it the request is answered
+	// 503 and its writes not committed; zero: no bound but the caller's.
+	RequestTimeout time.Duration
 	// Now is the clock; nil: time.Now. Tests inject one instead of sleeping.
 	Now func() time.Time
 }
@@ -197,6 +201,14 @@ func NewServer(cfg Config) (*Server, error) {
 	return s, nil
 }
 
+// withDeadline bounds a request by Config.RequestTimeout.
+func (s *Server) withDeadline(ctx context.Context) (context.Context, context.CancelFunc) {
+	if s.cfg.RequestTimeout <= 0 {
+		return ctx, func() {}
+	}
+	return context.WithTimeout(ctx, s.cfg.RequestTimeout)
+}
+
 // MaxReuseInterval bounds the refresh reuse interval: it serves a client
 // whose answer was lost on the network, which retries within seconds, and
 // every second of it is a second in which a stolen token's replay goes
@@ -231,6 +243,8 @@ func CheckLifetime(d time.Duration) error {
 // and secret, whether the client may use the grant, then the grant's own
 // parameters, credentials or token, and scope last.
 func (s *Server) Token(ctx context.Context, r *Request) (*Response, error) {
+	ctx, cancel := s.withDeadline(ctx)
+	defer cancel()
 	resp, err := s.token(ctx, r)
 	if err != nil {
 		return nil, err // never a typed nil in the interface

@@ -2,6 +2,7 @@ package grants_test
 
 import (
 	"context"
+	"fmt"
 	"testing"
 	"time"
 
@@ -110,4 +111,42 @@ func TestThrottle_BusyHashingIs429(t *testing.T) {
 	wantThrottled(t, oerr)
 	close(block.release)
 	<-done
+}
+
+// slowStore answers every rotation late, as a database frozen or locked
+// does, unless the request's context ends first.
+type slowStore struct {
+	repos.TokenStore
+	delay time.Duration
+}
+
+func (s slowStore) Rotate(ctx context.Context, r repos.Rotation) (repos.RefreshToken, error) {
+	select {
+	case <-time.After(s.delay):
+	case <-ctx.Done():
+		return repos.RefreshToken{}, fmt.Errorf("%w: %w", repos.ErrUnavailable, ctx.Err())
+	}
+	return s.TokenStore.Rotate(ctx, r)
+}
+
+func TestRequestTimeout_ASlowStoreIs503AtTheDeadline(t *testing.T) {
+	e := newEnv(t)
+	first := e.login(t, "read")
+	server, err := grants.NewServer(grants.Config{
+		AccessTokenTTL: accessTTL, RefreshTokenTTL: refreshTTL, Grants: []string{repos.GrantRefreshToken, repos.GrantPassword},
+		Keys: e.keys(), Sealer: e.sealer, Definitions: e.store, Tokens: slowStore{TokenStore: e.store, delay: time.Minute},
+		Secrets: secretsFor(e), Now: e.clock.Now, RequestTimeout: 100 * time.Millisecond,
+	})
+	require.NoError(t, err)
+	start := time.Now()
+	req := refresh(first.RefreshToken, "")
+	req.Issuer = issuerOrigin
+	_, terr := server.Token(context.Background(), &req)
+	var oerr *grants.Error
+	require.ErrorAs(t, terr, &oerr)
+	assert.Equal(t, 503, oerr.Status)
+	assert.Equal(t, grants.CodeTemporarilyUnavailable, oerr.Code)
+	assert.Less(t, time.Since(start), time.Second, "answered at the deadline, not when the store is back")
+	used, _ := e.refreshState(t, first.RefreshToken)
+	assert.False(t, used, "and the token is not consumed")
 }

@@ -29,6 +29,11 @@ var (
 	// ErrDuplicate means an insert collided with an existing id: a refresh token's
 	// own, or the jti of the access token recorded with it.
 	ErrDuplicate = errors.New("duplicate id")
+	// ErrUnavailable means the backend could not answer: its database is
+	// down, unreachable, locked or too slow for the request's deadline. It
+	// wraps the cause. The same request may succeed later, so the server
+	// answers 503 with Retry-After, never 500.
+	ErrUnavailable = errors.New("storage unavailable")
 )
 
 // Client is an OAuth client. A nil slice means "no restriction" (every enabled grant,

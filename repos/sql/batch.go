@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"runtime"
 	"sync"
+	"time"
 
 	"github.com/caddy-oauth2/caddy-oauth2/repos"
 )
@@ -44,38 +45,48 @@ type batcher struct {
 	// retryable reports whether a failed transaction may succeed if run again
 	// (a deadlock the database broke by aborting it).
 	retryable func(error) bool
-	ops       chan *writeOp
-	stop      chan struct{}
-	done      chan struct{}
-	once      sync.Once
+	// unavailable marks the errors that say the database could not answer.
+	unavailable func(error) error
+	ops         chan *writeOp
+	stop        chan struct{}
+	done        chan struct{}
+	once        sync.Once
 }
 
-func newBatcher(db *dbsql.DB, opts *dbsql.TxOptions, retryable func(error) bool) *batcher {
+func newBatcher(db *dbsql.DB, opts *dbsql.TxOptions, retryable func(error) bool, unavailable func(error) error) *batcher {
 	b := &batcher{
-		db:        db,
-		opts:      opts,
-		retryable: retryable,
-		ops:       make(chan *writeOp),
-		stop:      make(chan struct{}),
-		done:      make(chan struct{}),
+		db:          db,
+		opts:        opts,
+		retryable:   retryable,
+		unavailable: unavailable,
+		ops:         make(chan *writeOp),
+		stop:        make(chan struct{}),
+		done:        make(chan struct{}),
 	}
 	go b.loop()
 	return b
 }
 
 // do runs fn in the next batch and returns its result once that batch has
-// committed. It waits for the outcome even if ctx ends after fn was queued:
-// answering "failed" for a write that then commits would lose a client its
-// new refresh token.
+// committed, or ctx's error (marked repos.ErrUnavailable) as soon as ctx
+// ends: a request never waits past its deadline (DESIGN.md §6a). A write
+// whose ctx ended is not committed, unless its COMMIT was already sent; the
+// client then got a 503 for a rotation that took place, and the reuse
+// interval (§5a) lets its retry through.
 func (b *batcher) do(ctx context.Context, fn writeFunc) error {
 	op := &writeOp{ctx: ctx, fn: fn, result: make(chan error, 1)}
 	select {
 	case b.ops <- op:
-		return <-op.result
 	case <-ctx.Done():
-		return ctx.Err()
+		return b.unavailable(ctx.Err())
 	case <-b.stop:
 		return errStoreClosed
+	}
+	select {
+	case err := <-op.result:
+		return b.unavailable(err)
+	case <-ctx.Done():
+		return b.unavailable(ctx.Err())
 	}
 }
 
@@ -135,43 +146,104 @@ func (b *batcher) drain(batch []*writeOp) []*writeOp {
 	return batch
 }
 
-// run executes a batch in one transaction. If any write fails unexpectedly,
-// the whole transaction is rolled back (a failed write may have half-applied)
-// and every write of the batch runs again alone, so one bad write cannot take
-// the others down with it. So does a failed COMMIT, although over a network
-// the commit may have happened with its answer lost: every write is safe to
-// run again after its own commit. A rotation run again finds its successor
-// recorded and succeeds (Store.refuseRotation), a revocation or purge finds
-// its work done, and an Issue finds its ids taken and fails, which costs the
-// user a new login, not a family.
+// run executes a batch in one transaction. A write whose request has ended
+// is left out: before the batch runs, and again just before its COMMIT is
+// sent, since a write in the transaction cannot be taken out alone; the
+// transaction is then rolled back and run again without it. If any write
+// fails unexpectedly, the whole transaction is rolled back (a failed write
+// may have half-applied) and every write of the batch runs again alone, so
+// one bad write cannot take the others down with it. So does a failed
+// COMMIT, although over a network the commit may have happened with its
+// answer lost: every write is safe to run again after its own commit. A
+// rotation run again finds its successor recorded and succeeds
+// (Store.refuseRotation), a revocation or purge finds its work done, and an
+// Issue finds its ids taken and fails, which costs the user a new login, not
+// a family. Each write run alone waits at most until its own deadline, so a
+// failed batch never makes its writes wait longer than their requests allow.
 func (b *batcher) run(batch []*writeOp) {
-	if len(batch) == 1 {
-		batch[0].result <- b.runAlone(batch[0])
-		return
-	}
-	results := make([]error, len(batch))
-	err := b.inTx(func(tx *dbsql.Tx) error {
-		for i, op := range batch {
-			if err := op.ctx.Err(); err != nil {
-				results[i] = err
-				continue
+	for {
+		batch = b.liveOnly(batch)
+		switch len(batch) {
+		case 0:
+			return
+		case 1:
+			batch[0].result <- b.runAlone(batch[0])
+			return
+		}
+		results := make([]error, len(batch))
+		txCtx, cancel := batchContext(batch)
+		err := b.inTx(txCtx, func(ctx context.Context, tx *dbsql.Tx) error {
+			for i, op := range batch {
+				results[i] = op.fn(ctx, tx)
+				if results[i] != nil && !isOutcome(results[i]) {
+					return results[i]
+				}
 			}
-			results[i] = op.fn(context.Background(), tx)
-			if results[i] != nil && !isOutcome(results[i]) {
-				return results[i]
+			if anyEnded(batch) {
+				return errWriteEnded
+			}
+			return nil
+		})
+		cancel()
+		switch {
+		case errors.Is(err, errWriteEnded):
+			continue // again, without the writes whose requests ended
+		case err != nil:
+			for _, op := range batch {
+				op.result <- b.runAlone(op)
+			}
+		default:
+			for i, op := range batch {
+				op.result <- results[i]
 			}
 		}
-		return nil
-	})
-	if err != nil {
-		for _, op := range batch {
-			op.result <- b.runAlone(op)
-		}
 		return
 	}
-	for i, op := range batch {
-		op.result <- results[i]
+}
+
+// errWriteEnded rolls back a batch in which a write's request ended before
+// the COMMIT was sent.
+var errWriteEnded = errors.New("a write's request ended before its commit")
+
+// liveOnly answers the writes whose requests have ended with their error and
+// returns the others.
+func (b *batcher) liveOnly(batch []*writeOp) []*writeOp {
+	live := batch[:0]
+	for _, op := range batch {
+		if err := op.ctx.Err(); err != nil {
+			op.result <- err
+			continue
+		}
+		live = append(live, op)
 	}
+	return live
+}
+
+func anyEnded(batch []*writeOp) bool {
+	for _, op := range batch {
+		if op.ctx.Err() != nil {
+			return true
+		}
+	}
+	return false
+}
+
+// batchContext bounds a batch's transaction by the latest deadline of its
+// writes: a database that stops answering fails the batch when no write is
+// waiting for it any more, instead of holding the one writer forever.
+// Without a deadline on every write, it has none.
+func batchContext(batch []*writeOp) (context.Context, context.CancelFunc) {
+	var latest time.Time
+	for _, op := range batch {
+		d, ok := op.ctx.Deadline()
+		if !ok {
+			return context.Background(), func() {}
+		}
+		if d.After(latest) {
+			latest = d
+		}
+	}
+	return context.WithDeadline(context.Background(), latest)
 }
 
 // maxAttempts bounds how often runAlone runs a write whose transaction the
@@ -189,10 +261,13 @@ func (b *batcher) runAlone(op *writeOp) error {
 			return err
 		}
 		var result error
-		err := b.inTx(func(tx *dbsql.Tx) error {
-			result = op.fn(context.Background(), tx)
+		err := b.inTx(op.ctx, func(ctx context.Context, tx *dbsql.Tx) error {
+			result = op.fn(ctx, tx)
 			if result != nil && !isOutcome(result) {
 				return result
+			}
+			if err := op.ctx.Err(); err != nil {
+				return err // its request ended: do not commit
 			}
 			return nil
 		})
@@ -206,12 +281,12 @@ func (b *batcher) runAlone(op *writeOp) error {
 }
 
 // inTx runs body in a transaction, committing if it returns nil.
-func (b *batcher) inTx(body func(tx *dbsql.Tx) error) error {
-	tx, err := b.db.BeginTx(context.Background(), b.opts)
+func (b *batcher) inTx(ctx context.Context, body func(ctx context.Context, tx *dbsql.Tx) error) error {
+	tx, err := b.db.BeginTx(ctx, b.opts)
 	if err != nil {
 		return fmt.Errorf("beginning token write: %w", err)
 	}
-	if err := body(tx); err != nil {
+	if err := body(ctx, tx); err != nil {
 		_ = tx.Rollback()
 		return err
 	}

@@ -226,3 +226,93 @@ func TestBatch_RetriesOfAFailedBatchShareOneSuccessor(t *testing.T) {
 	assert.False(t, used)
 	assert.False(t, revoked)
 }
+
+// A request that ends while its write is in a transaction gets its answer
+// at once, and its write is not committed: the transaction is run again
+// without it, and the writes beside it are committed.
+func TestBatch_AWriteWhoseRequestEndsBeforeItsCommitIsLeftOut(t *testing.T) {
+	s := openSQLite(t, filepath.Join(t.TempDir(), "oauth2.db"))
+	ctx := t.Context()
+	_, err := s.write.ExecContext(ctx, `CREATE TABLE marks (name TEXT PRIMARY KEY)`)
+	require.NoError(t, err)
+
+	started, release := make(chan struct{}), make(chan struct{})
+	first := make(chan error, 1)
+	go func() {
+		first <- s.writes.do(ctx, func(context.Context, *dbsql.Tx) error {
+			close(started)
+			<-release
+			return nil
+		})
+	}()
+	<-started
+
+	// Each write marks its name; "gone" ends its own request from inside
+	// the transaction, as a client that hangs up mid-write does.
+	goneCtx, hangUp := context.WithCancel(ctx)
+	defer hangUp()
+	names := []string{"a", "gone", "b"}
+	errs := make([]error, len(names))
+	var wg sync.WaitGroup
+	for i, name := range names {
+		opCtx := ctx
+		if name == "gone" {
+			opCtx = goneCtx
+		}
+		wg.Go(func() {
+			errs[i] = s.writes.do(opCtx, func(ctx context.Context, tx *dbsql.Tx) error {
+				if _, err := tx.ExecContext(ctx, `INSERT INTO marks (name) VALUES (?)`, name); err != nil {
+					return err
+				}
+				if name == "gone" {
+					hangUp()
+				}
+				return nil
+			})
+		})
+	}
+	time.Sleep(50 * time.Millisecond) // let the three queue behind the first
+	close(release)
+	require.NoError(t, <-first)
+	wg.Wait()
+
+	assert.NoError(t, errs[0])
+	assert.NoError(t, errs[2])
+	assert.ErrorIs(t, errs[1], context.Canceled)
+	assert.ErrorIs(t, errs[1], repos.ErrUnavailable, "the server answers 503")
+	var marked []string
+	rows, err := s.write.QueryContext(ctx, `SELECT name FROM marks ORDER BY name`)
+	require.NoError(t, err)
+	defer rows.Close()
+	for rows.Next() {
+		var n string
+		require.NoError(t, rows.Scan(&n))
+		marked = append(marked, n)
+	}
+	assert.Equal(t, []string{"a", "b"}, marked, "the ended request's write was not committed")
+}
+
+// A request whose write waits behind a stuck one answers at its deadline,
+// not when the writer is free again.
+func TestBatch_ARequestNeverWaitsPastItsDeadline(t *testing.T) {
+	s := openSQLite(t, filepath.Join(t.TempDir(), "oauth2.db"))
+	release := make(chan struct{})
+	started := make(chan struct{})
+	go func() {
+		_ = s.writes.do(t.Context(), func(context.Context, *dbsql.Tx) error {
+			close(started)
+			<-release
+			return nil
+		})
+	}()
+	<-started
+	defer close(release)
+
+	ctx, cancel := context.WithTimeout(t.Context(), 100*time.Millisecond)
+	defer cancel()
+	start := time.Now()
+	err := s.Issue(ctx, benchToken(benchID(), time.Now()))
+	assert.ErrorIs(t, err, context.DeadlineExceeded)
+	assert.ErrorIs(t, err, repos.ErrUnavailable)
+	assert.Less(t, time.Since(start), time.Second)
+}

@@ -20,7 +20,7 @@ func (s *Store) Client(ctx context.Context, id string) (*repos.Client, error) {
 	var grants, scopes, defaultScope dbsql.NullString
 	err := s.stmts.client.QueryRowContext(ctx, id).Scan(&c.Name, &c.SecretHash, &grants, &scopes, &defaultScope, &c.Introspect)
 	if err != nil {
-		return nil, lookupError("client", err)
+		return nil, s.lookupError("client", err)
 	}
 	c.Grants, c.Scopes, c.DefaultScope = splitList(grants), splitList(scopes), splitList(defaultScope)
 	return &c, nil
@@ -43,7 +43,7 @@ func (s *Store) user(ctx context.Context, stmt *dbsql.Stmt, key string) (*repos.
 	var u repos.User
 	var scopes dbsql.NullString
 	if err := stmt.QueryRowContext(ctx, key).Scan(&u.ID, &u.Username, &u.PasswordHash, &scopes); err != nil {
-		return nil, lookupError("user", err)
+		return nil, s.lookupError("user", err)
 	}
 	u.Scopes = splitList(scopes)
 	return &u, nil
@@ -56,7 +56,7 @@ func (s *Store) Scope(ctx context.Context, id string) (*repos.Scope, error) {
 	}
 	sc := repos.Scope{ID: id}
 	if err := s.stmts.scope.QueryRowContext(ctx, id).Scan(&sc.Description); err != nil {
-		return nil, lookupError("scope", err)
+		return nil, s.lookupError("scope", err)
 	}
 	return &sc, nil
 }
@@ -75,9 +75,9 @@ func notFound(what string) error {
 
 // lookupError maps a missing row to repos.ErrNotFound and wraps anything else
 // without the key, which may be a username.
-func lookupError(what string, err error) error {
+func (s *Store) lookupError(what string, err error) error {
 	if errors.Is(err, dbsql.ErrNoRows) {
 		return notFound(what)
 	}
-	return fmt.Errorf("looking up %s: %w", what, err)
+	return s.dialect.unavailable(fmt.Errorf("looking up %s: %w", what, err))
 }

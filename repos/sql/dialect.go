@@ -55,6 +55,10 @@ type dialect struct {
 	// isRetryable, if set, reports whether err aborted a transaction that may
 	// succeed when run again: a deadlock or serialization failure.
 	isRetryable func(err error) bool
+	// isServerUnavailable, if set, reports the database's own ways of
+	// saying it cannot answer now (busy, starting, shutting down, too many
+	// connections), beyond the network errors every dialect shares.
+	isServerUnavailable func(err error) bool
 }
 
 // pools are the connection pools of one database: read serves lookups outside

@@ -22,10 +22,11 @@ var mysqlDialect = &dialect{
 	// PostgreSQL. Under MySQL's default REPEATABLE READ, a rotation that loses
 	// the race for a token would read the token from its snapshot, still
 	// unused, and could not tell the client why it lost.
-	txOptions:   &dbsql.TxOptions{Isolation: dbsql.LevelReadCommitted},
-	isRetryable: isMySQLRetryable,
-	isApplied:   isMySQLDuplicateColumn,
-	forUpdate:   " FOR UPDATE",
+	txOptions:           &dbsql.TxOptions{Isolation: dbsql.LevelReadCommitted},
+	isRetryable:         isMySQLRetryable,
+	isServerUnavailable: isMySQLUnavailable,
+	isApplied:           isMySQLDuplicateColumn,
+	forUpdate:           " FOR UPDATE",
 }
 
 // mysqlSQLMode makes the server refuse, rather than truncate, a value too long
@@ -109,4 +110,15 @@ func isMySQLDuplicateColumn(err error) bool {
 func isMySQLRetryable(err error) bool {
 	var e *mysql.MySQLError
 	return errors.As(err, &e) && (e.Number == 1213 || e.Number == 1205)
+}
+
+// isMySQLUnavailable reports a connection the driver found broken, or a
+// server that refuses connections now (ER_CON_COUNT_ERROR, a shutdown in
+// progress).
+func isMySQLUnavailable(err error) bool {
+	if errors.Is(err, mysql.ErrInvalidConn) {
+		return true
+	}
+	var e *mysql.MySQLError
+	return errors.As(err, &e) && (e.Number == 1040 || e.Number == 1053)
 }

@@ -5,6 +5,7 @@ import (
 	dbsql "database/sql"
 	"errors"
 	"fmt"
+	"strings"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
@@ -21,9 +22,10 @@ var postgresDialect = &dialect{
 	transactionalDDL: true,
 	// READ COMMITTED whatever the server's or role's default: a rotation that
 	// loses the race for a token reads, in its next statement, why it lost.
-	txOptions:   &dbsql.TxOptions{Isolation: dbsql.LevelReadCommitted},
-	isRetryable: isPostgresRetryable,
-	forUpdate:   " FOR UPDATE",
+	txOptions:           &dbsql.TxOptions{Isolation: dbsql.LevelReadCommitted},
+	isRetryable:         isPostgresRetryable,
+	isServerUnavailable: isPostgresUnavailable,
+	forUpdate:           " FOR UPDATE",
 }
 
 // postgresApplicationName is set on our connections unless the DSN names one,
@@ -74,4 +76,20 @@ func isPostgresDuplicate(err error) bool {
 func isPostgresRetryable(err error) bool {
 	var e *pgconn.PgError
 	return errors.As(err, &e) && (e.Code == "40001" || e.Code == "40P01")
+}
+
+// isPostgresUnavailable reports a server that cannot take the request now:
+// a connection error (class 08), an operator intervention such as a
+// shutdown or a server still starting (57P01-57P03), too many connections
+// (53300), or a failure to connect at all.
+func isPostgresUnavailable(err error) bool {
+	var connectErr *pgconn.ConnectError
+	if errors.As(err, &connectErr) {
+		return true
+	}
+	var e *pgconn.PgError
+	if !errors.As(err, &e) {
+		return false
+	}
+	return strings.HasPrefix(e.Code, "08") || e.Code == "57P01" || e.Code == "57P02" || e.Code == "57P03" || e.Code == "53300"
 }

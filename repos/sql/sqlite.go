@@ -20,10 +20,11 @@ import (
 // sqliteDialect runs the store on an SQLite file through modernc.org/sqlite,
 // which needs no CGO.
 var sqliteDialect = &dialect{
-	name:        "sqlite",
-	bind:        bindQuestion,
-	connect:     connectSQLite,
-	isDuplicate: isSQLiteDuplicate,
+	name:                "sqlite",
+	bind:                bindQuestion,
+	connect:             connectSQLite,
+	isDuplicate:         isSQLiteDuplicate,
+	isServerUnavailable: isSQLiteLocked,
 	// BEGIN IMMEDIATE (the DSN's _txlock) makes the migration transaction
 	// the migration lock.
 	transactionalDDL: true,
@@ -237,6 +238,20 @@ func isSQLiteDuplicate(err error) bool {
 	}
 	switch e.Code() {
 	case sqlite3.SQLITE_CONSTRAINT_PRIMARYKEY, sqlite3.SQLITE_CONSTRAINT_UNIQUE:
+		return true
+	}
+	return false
+}
+
+// isSQLiteLocked reports a database another connection or process holds
+// locked for longer than the busy timeout.
+func isSQLiteLocked(err error) bool {
+	var e *sqlite.Error
+	if !errors.As(err, &e) {
+		return false
+	}
+	switch e.Code() & 0xff {
+	case sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED:
 		return true
 	}
 	return false

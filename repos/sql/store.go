@@ -74,7 +74,7 @@ func Open(ctx context.Context, driver, dsn string) (*Store, error) {
 		_ = errors.Join(s.stmts.close(), s.pools.close())
 		return nil, err
 	}
-	s.writes = newBatcher(s.write, d.txOptions, d.isRetryable)
+	s.writes = newBatcher(s.write, d.txOptions, d.isRetryable, d.unavailable)
 	return s, nil
 }
 

@@ -227,7 +227,7 @@ func (s *Store) revokeFamily(ctx context.Context, tx *dbsql.Tx, familyID string,
 func (s *Store) RefreshTokenState(ctx context.Context, id string) (used, revoked bool, err error) {
 	err = s.stmts.refreshState.QueryRowContext(ctx, id).Scan(&used, &revoked)
 	if err != nil {
-		return false, false, lookupError("refresh token", err)
+		return false, false, s.lookupError("refresh token", err)
 	}
 	return used, revoked, nil
 }
@@ -242,7 +242,7 @@ func (s *Store) AccessToken(ctx context.Context, jti string) (repos.AccessTokenS
 	}
 	rows, err := s.stmts.accessToken.QueryContext(ctx, jti, jti)
 	if err != nil {
-		return repos.AccessTokenState{}, lookupError("access token", err)
+		return repos.AccessTokenState{}, s.lookupError("access token", err)
 	}
 	defer rows.Close()
 	var state repos.AccessTokenState
@@ -251,7 +251,7 @@ func (s *Store) AccessToken(ctx context.Context, jti string) (repos.AccessTokenS
 		var familyID string
 		var revoked bool
 		if err := rows.Scan(&familyID, &revoked); err != nil {
-			return repos.AccessTokenState{}, lookupError("access token", err)
+			return repos.AccessTokenState{}, s.lookupError("access token", err)
 		}
 		found = true
 		if state.FamilyID == "" {
@@ -260,7 +260,7 @@ func (s *Store) AccessToken(ctx context.Context, jti string) (repos.AccessTokenS
 		state.Revoked = state.Revoked || revoked
 	}
 	if err := rows.Err(); err != nil {
-		return repos.AccessTokenState{}, lookupError("access token", err)
+		return repos.AccessTokenState{}, s.lookupError("access token", err)
 	}
 	if !found {
 		return repos.AccessTokenState{}, notFound("access token")
