@@ -23,6 +23,20 @@ import (
 	"golang.org/x/crypto/bcrypt"
 )
 
+// skipUnlessTimingCounts skips a test that measures time or throughput
+// where the measure means nothing: under the race detector, or with -short.
+// .ci/run runs these tests in a step of their own, without the race
+// detector and with no other package's tests beside them.
+func skipUnlessTimingCounts(t *testing.T) {
+	t.Helper()
+	if testing.Short() {
+		t.Skip("measures timing and throughput for seconds")
+	}
+	if raceDetector {
+		t.Skip("measures timing and throughput: run without -race (.ci/run has a step for it)")
+	}
+}
+
 // abuseHandler provisions a handler over definitions with the given client
 // and user hashes, throttling off (the attacks below rotate addresses, as a
 // botnet would), and with changes applied.
@@ -74,9 +88,7 @@ func tokenFrom(h *TokenHandler, addr, id, secret string, form url.Values) int {
 // password is: the fake check mirrors the users' hashes, not the client's
 // that was hashed last. Unknown usernames go first, as right after a start.
 func TestTiming_UnknownAndKnownUsernamesAlike(t *testing.T) {
-	if testing.Short() {
-		t.Skip("hashes at bcrypt cost 14")
-	}
+	skipUnlessTimingCounts(t)
 	h := abuseHandler(t,
 		[]map[string]any{{"id": "web", "secret_hash": hashAt(t, "web-secret", 14)}},
 		[]map[string]any{{"id": "u-1", "username": "alice", "password_hash": hashAt(t, "alice-pw", 10)}})
@@ -113,9 +125,7 @@ func medianOf(ds []time.Duration) time.Duration {
 // whose secret is remembered at least half of its undisturbed throughput,
 // and the process under 500 MB.
 func TestAbuse_AttackersLeaveRememberedClientsTheirThroughput(t *testing.T) {
-	if testing.Short() {
-		t.Skip("a 6 s attack drill")
-	}
+	skipUnlessTimingCounts(t)
 	// Caddy's argon2id defaults: t=1, m=46 MiB, p=1.
 	salt := []byte("0123456789abcdef")
 	key := argon2.IDKey([]byte("victim-secret"), salt, 1, 47104, 1, 32)

@@ -353,13 +353,10 @@ func (d *drillLoad) outcomes() []string {
 	return out
 }
 
-func TestDrill_PostgresFrozenAndRestarted(t *testing.T) {
-	if testing.Short() {
-		t.Skip("a 25 s fault drill")
-	}
-	pg := startPrivatePostgres(t)
-	dsn := pg.dsn("oauth2")
-	seedStore(t, "postgres", dsn)
+// startDrillCaddy starts Caddy on a database of driver at dsn, with the
+// drills' settings, and returns its address.
+func startDrillCaddy(t *testing.T, driver, dsn string) string {
+	t.Helper()
 	bin := buildCaddy(t)
 	addr := freeAddr(t)
 	caddyfile := writeFile(t, "Caddyfile", fmt.Sprintf(`{
@@ -374,11 +371,22 @@ http://%s {
 		refresh_token_reuse_interval 30s
 		db_timeout %s
 		throttle off
-		repository sql postgres %s
+		repository sql %s %s
 	}
 }
-`, addr, drillDBTimeout, caddyfileQuote(dsn)))
+`, addr, drillDBTimeout, driver, caddyfileQuote(dsn)))
 	startCaddy(t, bin, caddyfile, t.TempDir(), addr).waitReady(t)
+	return addr
+}
+
+func TestDrill_PostgresFrozenAndRestarted(t *testing.T) {
+	if testing.Short() {
+		t.Skip("a 25 s fault drill")
+	}
+	pg := startPrivatePostgres(t)
+	dsn := pg.dsn("oauth2")
+	seedStore(t, "postgres", dsn)
+	addr := startDrillCaddy(t, "postgres", dsn)
 
 	load := &drillLoad{addr: addr}
 	stop := make(chan struct{})
@@ -423,29 +431,13 @@ func TestDrill_SQLiteLockedByAnotherProcess(t *testing.T) {
 	}
 	path := filepath.Join(t.TempDir(), "oauth2.db")
 	seedStore(t, "sqlite", path)
-	bin := buildCaddy(t)
-	addr := freeAddr(t)
-	caddyfile := writeFile(t, "Caddyfile", fmt.Sprintf(`{
-	admin off
-}
-
-http://%s {
-	bind 127.0.0.1
-	oauth2_server {
-		issuer http://drill.test
-		grants password refresh_token client_credentials
-		refresh_token_reuse_interval 30s
-		db_timeout %s
-		throttle off
-		repository sql sqlite %s
-	}
-}
-`, addr, drillDBTimeout, caddyfileQuote(path)))
-	startCaddy(t, bin, caddyfile, t.TempDir(), addr).waitReady(t)
+	addr := startDrillCaddy(t, "sqlite", path)
 
 	// This test process is the other process: it takes SQLite's write lock
 	// and holds it, as a backup or a stuck maintenance job would.
-	other, err := dbsql.Open("sqlite", path)
+	// It waits for the lock like any writer: under load, Caddy holds it
+	// for a moment at a time.
+	other, err := dbsql.Open("sqlite", "file:"+path+"?_pragma=busy_timeout(10000)")
 	require.NoError(t, err)
 	defer other.Close()
 	conn, err := other.Conn(t.Context())

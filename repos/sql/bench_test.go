@@ -37,12 +37,16 @@ func benchID() string { return tokens.NewID() }
 // BenchmarkRotate measures one refresh: each iteration rotates the token the
 // previous one issued, as a client refreshing in a loop does.
 func BenchmarkRotate(b *testing.B) {
-	s := openSQLite(b, filepath.Join(b.TempDir(), "oauth2.db"))
+	b.ReportAllocs()
+	rotateInALoop(b, openSQLite(b, filepath.Join(b.TempDir(), "oauth2.db")))
+}
+
+// rotateInALoop rotates, each iteration the token the previous one issued.
+func rotateInALoop(b *testing.B, s *Store) {
 	now := time.Now()
 	family := benchID()
 	r := benchToken(family, now)
 	require.NoError(b, s.Issue(b.Context(), r))
-	b.ReportAllocs()
 	for b.Loop() {
 		next := benchToken(family, now)
 		if _, err := s.Rotate(b.Context(), repos.Rotation{OldID: r.ID, Now: now, Next: next}); err != nil {
@@ -55,9 +59,13 @@ func BenchmarkRotate(b *testing.B) {
 // BenchmarkRotateParallel measures refreshes from many clients at once, which
 // SQLite's single writer serializes.
 func BenchmarkRotateParallel(b *testing.B) {
-	s := openSQLite(b, filepath.Join(b.TempDir(), "oauth2.db"))
-	now := time.Now()
 	b.ReportAllocs()
+	rotateInParallel(b, openSQLite(b, filepath.Join(b.TempDir(), "oauth2.db")))
+}
+
+// rotateInParallel rotates 16 chains at once.
+func rotateInParallel(b *testing.B, s *Store) {
+	now := time.Now()
 	b.SetParallelism(8) // 16 writers on 2 processors, like the load test's 16 connections
 	b.RunParallel(func(pb *testing.PB) {
 		family := benchID()
@@ -306,43 +314,10 @@ func benchIDAt(t time.Time) string {
 // whose commits the store groups.
 func BenchmarkRotateSynchronous(b *testing.B) {
 	for _, mode := range []string{"NORMAL", "FULL"} {
-		dsn := func(b *testing.B) string {
-			return "file:" + filepath.Join(b.TempDir(), "oauth2.db") + "?_pragma=synchronous(" + mode + ")"
+		open := func(b *testing.B) *Store {
+			return openSQLite(b, "file:"+filepath.Join(b.TempDir(), "oauth2.db")+"?_pragma=synchronous("+mode+")")
 		}
-		b.Run(mode+"/1_client", func(b *testing.B) {
-			s := openSQLite(b, dsn(b))
-			now := time.Now()
-			family := benchID()
-			r := benchToken(family, now)
-			require.NoError(b, s.Issue(b.Context(), r))
-			for b.Loop() {
-				next := benchToken(family, now)
-				if _, err := s.Rotate(b.Context(), repos.Rotation{OldID: r.ID, Now: now, Next: next}); err != nil {
-					b.Fatal(err)
-				}
-				r = next
-			}
-		})
-		b.Run(mode+"/16_clients", func(b *testing.B) {
-			s := openSQLite(b, dsn(b))
-			now := time.Now()
-			b.SetParallelism(8)
-			b.RunParallel(func(pb *testing.PB) {
-				family := benchID()
-				r := benchToken(family, now)
-				if err := s.Issue(b.Context(), r); err != nil {
-					b.Error(err)
-					return
-				}
-				for pb.Next() {
-					next := benchToken(family, now)
-					if _, err := s.Rotate(b.Context(), repos.Rotation{OldID: r.ID, Now: now, Next: next}); err != nil {
-						b.Error(err)
-						return
-					}
-					r = next
-				}
-			})
-		})
+		b.Run(mode+"/1_client", func(b *testing.B) { rotateInALoop(b, open(b)) })
+		b.Run(mode+"/16_clients", func(b *testing.B) { rotateInParallel(b, open(b)) })
 	}
 }
