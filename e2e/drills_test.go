@@ -470,3 +470,44 @@ func TestDrill_SQLiteLockedByAnotherProcess(t *testing.T) {
 	assert.Positive(t, recovered)
 	assert.Less(t, recovered, drillDBTimeout+3*time.Second)
 }
+
+// TestDrill_SQLiteDiskFull fills the file system the token database is on,
+// a tmpfs of 64 MiB mounted for the test, then frees it.
+func TestDrill_SQLiteDiskFull(t *testing.T) {
+	if testing.Short() {
+		t.Skip("a 9 s fault drill")
+	}
+	dir := t.TempDir()
+	if out, err := exec.Command("mount", "-t", "tmpfs", "-o", "size=64m", "tmpfs", dir).CombinedOutput(); err != nil {
+		t.Skipf("cannot mount a tmpfs here (%v: %s): the drill needs root", err, out)
+	}
+	t.Cleanup(func() { _ = exec.Command("umount", "-l", dir).Run() })
+	path := filepath.Join(dir, "oauth2.db")
+	seedStore(t, "sqlite", path)
+	addr := startDrillCaddy(t, "sqlite", path)
+
+	load := &drillLoad{addr: addr}
+	stop := make(chan struct{})
+	wg := load.run(t, stop)
+	mark := func(d time.Duration) time.Time { time.Sleep(d); return time.Now() }
+	filler := filepath.Join(dir, "filler")
+	t0 := time.Now()
+	fullAt := mark(2 * time.Second)
+	// dd stops with an error when the file system is full: that is the point.
+	_ = exec.Command("dd", "if=/dev/zero", "of="+filler, "bs=64k").Run()
+	freedAt := mark(3 * time.Second)
+	require.NoError(t, os.Remove(filler))
+	endAt := mark(4 * time.Second)
+	close(stop)
+	wg.Wait()
+
+	load.report(t, []drillPhase{{"before", t0, fullAt}, {"disk full", fullAt, freedAt}, {"freed", freedAt, endAt}})
+	recovered := load.recovery(freedAt)
+	t.Logf("recovery %s after the disk was freed; longest wait of a patient client %s",
+		recovered.Round(time.Millisecond), load.longestPatientWait().Round(time.Millisecond))
+	assert.Empty(t, load.refused, "no 200-answered successor refused, no family revoked by a client's retry")
+	assert.NotContains(t, load.outcomes(), "500 server_error", "a full disk is 503, never 500")
+	assert.Less(t, load.longestPatientWait(), drillDBTimeout+time.Second)
+	assert.Positive(t, recovered)
+	assert.Less(t, recovered, drillDBTimeout+3*time.Second)
+}

@@ -113,12 +113,13 @@ func isMySQLRetryable(err error) bool {
 }
 
 // isMySQLUnavailable reports a connection the driver found broken, or a
-// server that refuses connections now (ER_CON_COUNT_ERROR, a shutdown in
-// progress).
+// server that refuses connections now or cannot write (a full table or
+// disk).
 func isMySQLUnavailable(err error) bool {
 	if errors.Is(err, mysql.ErrInvalidConn) {
 		return true
 	}
 	var e *mysql.MySQLError
-	return errors.As(err, &e) && (e.Number == 1040 || e.Number == 1053)
+	// ER_CON_COUNT_ERROR, ER_SERVER_SHUTDOWN, ER_RECORD_FILE_FULL, ER_DISK_FULL.
+	return errors.As(err, &e) && (e.Number == 1040 || e.Number == 1053 || e.Number == 1114 || e.Number == 1021)
 }

@@ -81,7 +81,7 @@ func isPostgresRetryable(err error) bool {
 // isPostgresUnavailable reports a server that cannot take the request now:
 // a connection error (class 08), an operator intervention such as a
 // shutdown or a server still starting (57P01-57P03), too many connections
-// (53300), or a failure to connect at all.
+// or a full disk (class 53), or a failure to connect at all.
 func isPostgresUnavailable(err error) bool {
 	var connectErr *pgconn.ConnectError
 	if errors.As(err, &connectErr) {
@@ -91,5 +91,8 @@ func isPostgresUnavailable(err error) bool {
 	if !errors.As(err, &e) {
 		return false
 	}
-	return strings.HasPrefix(e.Code, "08") || e.Code == "57P01" || e.Code == "57P02" || e.Code == "57P03" || e.Code == "53300"
+	// Class 53 is insufficient resources: a full disk, memory, too many
+	// connections.
+	return strings.HasPrefix(e.Code, "08") || strings.HasPrefix(e.Code, "53") ||
+		e.Code == "57P01" || e.Code == "57P02" || e.Code == "57P03"
 }

@@ -24,7 +24,7 @@ var sqliteDialect = &dialect{
 	bind:                bindQuestion,
 	connect:             connectSQLite,
 	isDuplicate:         isSQLiteDuplicate,
-	isServerUnavailable: isSQLiteLocked,
+	isServerUnavailable: isSQLiteUnavailable,
 	// BEGIN IMMEDIATE (the DSN's _txlock) makes the migration transaction
 	// the migration lock.
 	transactionalDDL: true,
@@ -243,15 +243,17 @@ func isSQLiteDuplicate(err error) bool {
 	return false
 }
 
-// isSQLiteLocked reports a database another connection or process holds
-// locked for longer than the busy timeout.
-func isSQLiteLocked(err error) bool {
+// isSQLiteUnavailable reports a database another connection or process
+// holds locked for longer than the busy timeout, or one that cannot be
+// written (a full disk, an I/O error): the operator's to fix, and a retry
+// may succeed once they have.
+func isSQLiteUnavailable(err error) bool {
 	var e *sqlite.Error
 	if !errors.As(err, &e) {
 		return false
 	}
 	switch e.Code() & 0xff {
-	case sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED:
+	case sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED, sqlite3.SQLITE_FULL, sqlite3.SQLITE_IOERR:
 		return true
 	}
 	return false
