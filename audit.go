@@ -6,7 +6,6 @@ import (
 	"encoding/hex"
 	"errors"
 	"net/http"
-	"slices"
 	"sync"
 	"time"
 
@@ -21,6 +20,7 @@ const (
 	endpointToken         = "token"
 	endpointRevocation    = "revocation"
 	endpointIntrospection = "introspection"
+	endpointMetadata      = "metadata"
 )
 
 // authFailureMessage is the message of the log line of every failed
@@ -64,7 +64,7 @@ func usernameHash(username string) string {
 // grantLabel is a grant type as a metric label: only the grants that exist,
 // so that a request cannot add a label value.
 func grantLabel(grantType string) string {
-	if slices.Contains(repos.GrantTypes(), grantType) {
+	if repos.IsGrantType(grantType) {
 		return grantType
 	}
 	return "other"

@@ -1,13 +1,13 @@
 package caddyoauth2
 
 import (
-	"encoding/json"
 	"errors"
 	"net/http"
 
 	"go.uber.org/zap"
 
 	"github.com/caddy-oauth2/caddy-oauth2/grants"
+	"github.com/caddy-oauth2/caddy-oauth2/tokens"
 )
 
 // serveRevoke answers the revocation endpoint (RFC 7009): an empty JSON
@@ -30,29 +30,17 @@ type introspectionResponse struct {
 	Active bool `json:"active"`
 	// Scope is present, possibly "", in every active answer: no scope is
 	// an answer too.
-	Scope     *string  `json:"scope,omitempty"`
-	ClientID  string   `json:"client_id,omitempty"`
-	Username  string   `json:"username,omitempty"`
-	TokenType string   `json:"token_type,omitempty"`
-	ExpiresAt int64    `json:"exp,omitempty"`
-	IssuedAt  int64    `json:"iat,omitempty"`
-	NotBefore int64    `json:"nbf,omitempty"`
-	Subject   string   `json:"sub,omitempty"`
-	Audience  audience `json:"aud,omitempty"`
-	Issuer    string   `json:"iss,omitempty"`
-	ID        string   `json:"jti,omitempty"`
-}
-
-// audience is aud as the access token carries it: one audience as a
-// string, several as an array.
-type audience []string
-
-// MarshalJSON writes one audience as a string and several as an array.
-func (a audience) MarshalJSON() ([]byte, error) {
-	if len(a) == 1 {
-		return json.Marshal(a[0])
-	}
-	return json.Marshal([]string(a))
+	Scope     *string         `json:"scope,omitempty"`
+	ClientID  string          `json:"client_id,omitempty"`
+	Username  string          `json:"username,omitempty"`
+	TokenType string          `json:"token_type,omitempty"`
+	ExpiresAt int64           `json:"exp,omitempty"`
+	IssuedAt  int64           `json:"iat,omitempty"`
+	NotBefore int64           `json:"nbf,omitempty"`
+	Subject   string          `json:"sub,omitempty"`
+	Audience  tokens.Audience `json:"aud,omitempty"`
+	Issuer    string          `json:"iss,omitempty"`
+	ID        string          `json:"jti,omitempty"`
 }
 
 // serveIntrospect answers the introspection endpoint (RFC 7662).

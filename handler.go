@@ -47,7 +47,7 @@ func (h *TokenHandler) ServeHTTP(w http.ResponseWriter, r *http.Request, _ caddy
 			clientID: req.ClientID, username: req.Username})
 		return nil
 	}
-	h.metrics.issued.WithLabelValues(grantLabel(req.GrantType)).Inc()
+	h.metrics.issuedFor(req.GrantType).Inc()
 	if repl, ok := r.Context().Value(caddy.ReplacerCtxKey).(*caddy.Replacer); ok && resp.UserID != "" {
 		// The access log's user_id field, as caddyauth fills it.
 		repl.Set("http.auth.user.id", resp.UserID)

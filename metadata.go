@@ -3,6 +3,7 @@ package caddyoauth2
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"maps"
 	"net/http"
 	"net/url"
@@ -10,8 +11,7 @@ import (
 	"sync/atomic"
 	"time"
 
-	"go.uber.org/zap"
-
+	"github.com/caddy-oauth2/caddy-oauth2/grants"
 	"github.com/caddy-oauth2/caddy-oauth2/repos"
 )
 
@@ -96,8 +96,8 @@ func newMetadataCache(cfg *settings, paths endpointPaths, defs repos.Definitions
 func (h *ServerHandler) serveMetadata(w http.ResponseWriter, r *http.Request) {
 	doc, err := h.metadata.document(r, time.Now())
 	if err != nil {
-		h.logger.Error("reading the repository for the server metadata", zap.Error(err))
-		writeError503(w)
+		h.writeError(w, r, grants.TemporarilyUnavailable(fmt.Errorf("reading the repository for the metadata: %w", err)),
+			false, requestInfo{endpoint: endpointMetadata})
 		return
 	}
 	servePublicDocument(w, r, doc)
@@ -216,11 +216,4 @@ func (c *metadataCache) render(issuer string, cat *catalog) []byte {
 	// Strings and string slices: this cannot fail.
 	body, _ := json.Marshal(md)
 	return body
-}
-
-// writeError503 answers that the server cannot answer now, but may soon.
-func writeError503(w http.ResponseWriter) {
-	w.Header().Set("Retry-After", retryAfter)
-	writeJSON(w, http.StatusServiceUnavailable, errorResponse{
-		Error: "temporarily_unavailable", ErrorDescription: "The server is temporarily unable to answer; retry shortly."})
 }

@@ -81,3 +81,16 @@ func TestMetadataCache_ManyHostsCostNoRepositoryReads(t *testing.T) {
 func t0() time.Time { return time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC) }
 
 func (f *flakyCatalog) UserPasswordHash(context.Context) (string, error) { return "", nil }
+
+// With no catalog read yet and the repository down, the metadata is a 503
+// with Retry-After, answered and logged as every unavailable store is.
+func TestServer_MetadataWhileTheRepositoryIsDown(t *testing.T) {
+	h := provisionedServer(t)
+	source := new(flakyCatalog)
+	source.down.Store(true)
+	h.metadata.source = source
+	w, _ := serve(h, httptest.NewRequest(http.MethodGet, "http://auth.test/.well-known/oauth-authorization-server", nil))
+	assert.Equal(t, http.StatusServiceUnavailable, w.Code)
+	assert.Equal(t, "5", w.Header().Get("Retry-After"))
+	assert.Contains(t, w.Body.String(), "temporarily_unavailable")
+}

@@ -16,7 +16,10 @@ import (
 // username: a label per client would grow without bound with the ids
 // attackers send.
 type metrics struct {
-	issued       *prometheus.CounterVec
+	issued *prometheus.CounterVec
+	// issuedBy is issued's counter of each grant, looked up once here
+	// rather than by label on every token request.
+	issuedBy     map[string]prometheus.Counter
 	refused      *prometheus.CounterVec
 	replays      prometheus.Counter
 	throttled    *prometheus.CounterVec
@@ -55,6 +58,10 @@ func newMetrics(registry *prometheus.Registry) *metrics {
 			Help: "Token store operations that failed (refusals such as a used token are not failures).",
 		}, []string{"op"})),
 	}
+	m.issuedBy = make(map[string]prometheus.Counter)
+	for _, g := range append(repos.GrantTypes(), "other") {
+		m.issuedBy[g] = m.issued.WithLabelValues(g)
+	}
 	register(registry, prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 		Namespace: ns, Subsystem: sub, Name: "hash_checks_running",
 		Help: "Password-hash checks running now in the process.",
@@ -64,6 +71,11 @@ func newMetrics(registry *prometheus.Registry) *metrics {
 		Help: "Password-hash checks waiting for a slot now in the process.",
 	}, func() float64 { return float64(secrets.Waiting()) }))
 	return m
+}
+
+// issuedFor is the counter of tokens issued by grantType.
+func (m *metrics) issuedFor(grantType string) prometheus.Counter {
+	return m.issuedBy[grantLabel(grantType)]
 }
 
 // register registers c, or returns the collector already registered under
@@ -81,17 +93,32 @@ func register[C prometheus.Collector](registry *prometheus.Registry, c C) C {
 }
 
 // instrumentedStore times every token store operation and counts its
-// failures.
+// failures. The metric of each operation is looked up once, when the store
+// is wrapped, not on every request.
 type instrumentedStore struct {
 	repos.TokenStore
-	m *metrics
+	issue, rotate, revokeFamily, refreshState, accessState, denyAccess storeOp
+}
+
+// storeOp is the metrics of one token store operation.
+type storeOp struct {
+	seconds prometheus.Observer
+	errors  prometheus.Counter
+}
+
+func newInstrumentedStore(store repos.TokenStore, m *metrics) instrumentedStore {
+	op := func(name string) storeOp {
+		return storeOp{seconds: m.storeSeconds.WithLabelValues(name), errors: m.storeErrors.WithLabelValues(name)}
+	}
+	return instrumentedStore{TokenStore: store, issue: op("issue"), rotate: op("rotate"), revokeFamily: op("revoke_family"),
+		refreshState: op("refresh_token_state"), accessState: op("access_token_state"), denyAccess: op("deny_access_token")}
 }
 
 // observe records one operation that started at start and ended with err.
-func (s instrumentedStore) observe(op string, start time.Time, err error) {
-	s.m.storeSeconds.WithLabelValues(op).Observe(time.Since(start).Seconds())
+func (o storeOp) observe(start time.Time, err error) {
+	o.seconds.Observe(time.Since(start).Seconds())
 	if err != nil && !isRefusal(err) {
-		s.m.storeErrors.WithLabelValues(op).Inc()
+		o.errors.Inc()
 	}
 }
 
@@ -109,41 +136,41 @@ func isRefusal(err error) bool {
 func (s instrumentedStore) Issue(ctx context.Context, t repos.RefreshToken) error {
 	start := time.Now()
 	err := s.TokenStore.Issue(ctx, t)
-	s.observe("issue", start, err)
+	s.issue.observe(start, err)
 	return err
 }
 
 func (s instrumentedStore) Rotate(ctx context.Context, r repos.Rotation) (repos.RefreshToken, error) {
 	start := time.Now()
 	next, err := s.TokenStore.Rotate(ctx, r)
-	s.observe("rotate", start, err)
+	s.rotate.observe(start, err)
 	return next, err
 }
 
 func (s instrumentedStore) RevokeFamily(ctx context.Context, familyID string) error {
 	start := time.Now()
 	err := s.TokenStore.RevokeFamily(ctx, familyID)
-	s.observe("revoke_family", start, err)
+	s.revokeFamily.observe(start, err)
 	return err
 }
 
 func (s instrumentedStore) RefreshTokenState(ctx context.Context, id string) (bool, bool, error) {
 	start := time.Now()
 	used, revoked, err := s.TokenStore.RefreshTokenState(ctx, id)
-	s.observe("refresh_token_state", start, err)
+	s.refreshState.observe(start, err)
 	return used, revoked, err
 }
 
 func (s instrumentedStore) AccessToken(ctx context.Context, jti string) (repos.AccessTokenState, error) {
 	start := time.Now()
 	state, err := s.TokenStore.AccessToken(ctx, jti)
-	s.observe("access_token_state", start, err)
+	s.accessState.observe(start, err)
 	return state, err
 }
 
 func (s instrumentedStore) DenyAccessToken(ctx context.Context, jti string, expiresAt time.Time) error {
 	start := time.Now()
 	err := s.TokenStore.DenyAccessToken(ctx, jti, expiresAt)
-	s.observe("deny_access_token", start, err)
+	s.denyAccess.observe(start, err)
 	return err
 }

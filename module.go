@@ -189,7 +189,7 @@ func (h *TokenHandler) provision(ctx caddy.Context, cfg *settings) error {
 		Keys:                 keys,
 		Sealer:               sealer,
 		Definitions:          defs,
-		Tokens:               instrumentedStore{TokenStore: store, m: h.metrics},
+		Tokens:               newInstrumentedStore(store, h.metrics),
 		Secrets:              verifier,
 		Throttle:             h.limits.throttle,
 		RequestTimeout:       cfg.dbTimeout,

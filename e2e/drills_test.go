@@ -185,53 +185,44 @@ func (d *drillLoad) record(r drillRecord) {
 	d.mu.Unlock()
 }
 
-func (d *drillLoad) run(t *testing.T, stop <-chan struct{}) *sync.WaitGroup {
+func (d *drillLoad) run(stop <-chan struct{}) *sync.WaitGroup {
 	var wg sync.WaitGroup
 	for i := range drillChains {
-		wg.Go(func() { d.chain(t, i, stop, newDrillClient(d.addr), "refresh") })
+		wg.Go(func() { d.chain(i, stop, newDrillClient(d.addr), "refresh") })
 	}
 	wg.Go(func() {
 		patient := newTokenClient(d.addr, true)
 		patient.http.Timeout = 10 * drillDBTimeout
-		d.chain(t, drillChains, stop, patient, "patient refresh")
+		d.chain(drillChains, stop, patient, "patient refresh")
 	})
 	// A patient client measures how long the server makes a request wait
 	// when the database does not answer: never much past db_timeout.
-	wg.Go(func() {
-		client := newTokenClient(d.addr, true)
-		client.http.Timeout = 10 * drillDBTimeout
-		for {
-			select {
-			case <-stop:
-				return
-			default:
-			}
-			start := time.Now()
-			a, err := client.post(context.Background(), url.Values{"grant_type": {"client_credentials"}})
-			d.record(drillRecord{start: start, took: time.Since(start), outcome: drillOutcome(a, err), kind: "patient"})
-			time.Sleep(50 * time.Millisecond)
-		}
-	})
-	wg.Go(func() {
-		client := newDrillClient(d.addr)
-		for {
-			select {
-			case <-stop:
-				return
-			default:
-			}
-			start := time.Now()
-			a, err := client.post(context.Background(), url.Values{"grant_type": {"client_credentials"}})
-			d.record(drillRecord{start: start, took: time.Since(start), outcome: drillOutcome(a, err), kind: "client_credentials"})
-			time.Sleep(10 * time.Millisecond)
-		}
-	})
+	patient := newTokenClient(d.addr, true)
+	patient.http.Timeout = 10 * drillDBTimeout
+	wg.Go(func() { d.clientCredentials(stop, patient, "patient", 50*time.Millisecond) })
+	wg.Go(func() { d.clientCredentials(stop, newDrillClient(d.addr), "client_credentials", 10*time.Millisecond) })
 	return &wg
+}
+
+// clientCredentials sends client_credentials requests, pause apart, until
+// stop is closed.
+func (d *drillLoad) clientCredentials(stop <-chan struct{}, client *tokenClient, kind string, pause time.Duration) {
+	for {
+		select {
+		case <-stop:
+			return
+		default:
+		}
+		start := time.Now()
+		a, err := client.post(context.Background(), url.Values{"grant_type": {"client_credentials"}})
+		d.record(drillRecord{start: start, took: time.Since(start), outcome: drillOutcome(a, err), kind: kind})
+		time.Sleep(pause)
+	}
 }
 
 // chain refreshes one token in a loop. After a timeout or a 503 it presents
 // the same token again, as a client that never got its answer does.
-func (d *drillLoad) chain(t *testing.T, i int, stop <-chan struct{}, client *tokenClient, kind string) {
+func (d *drillLoad) chain(i int, stop <-chan struct{}, client *tokenClient, kind string) {
 	token := ""
 	retry := false
 	for {
@@ -253,7 +244,7 @@ func (d *drillLoad) chain(t *testing.T, i int, stop <-chan struct{}, client *tok
 		start := time.Now()
 		a, err := client.post(context.Background(), url.Values{"grant_type": {"refresh_token"}, "refresh_token": {token}})
 		outcome := drillOutcome(a, err)
-		d.record(drillRecord{start: start, took: time.Since(start), outcome: outcome, kind: kind, retryOf: retry})
+		d.record(drillRecord{start: start, took: time.Since(start), outcome: outcome, kind: kind})
 		switch {
 		case outcome == "200":
 			token, retry = a.str("refresh_token"), false
@@ -390,7 +381,7 @@ func TestDrill_PostgresFrozenAndRestarted(t *testing.T) {
 
 	load := &drillLoad{addr: addr}
 	stop := make(chan struct{})
-	wg := load.run(t, stop)
+	wg := load.run(stop)
 	mark := func(d time.Duration) time.Time { time.Sleep(d); return time.Now() }
 
 	t0 := time.Now()
@@ -446,7 +437,7 @@ func TestDrill_SQLiteLockedByAnotherProcess(t *testing.T) {
 
 	load := &drillLoad{addr: addr}
 	stop := make(chan struct{})
-	wg := load.run(t, stop)
+	wg := load.run(stop)
 	mark := func(d time.Duration) time.Time { time.Sleep(d); return time.Now() }
 	t0 := time.Now()
 	lockedAt := mark(2 * time.Second)
@@ -488,7 +479,7 @@ func TestDrill_SQLiteDiskFull(t *testing.T) {
 
 	load := &drillLoad{addr: addr}
 	stop := make(chan struct{})
-	wg := load.run(t, stop)
+	wg := load.run(stop)
 	mark := func(d time.Duration) time.Time { time.Sleep(d); return time.Now() }
 	filler := filepath.Join(dir, "filler")
 	t0 := time.Now()

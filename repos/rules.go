@@ -25,9 +25,13 @@ var grantTypes = []string{GrantRefreshToken, GrantPassword, GrantClientCredentia
 // GrantTypes returns every grant type a client may list.
 func GrantTypes() []string { return slices.Clone(grantTypes) }
 
+// IsGrantType reports whether name is a grant type, without the copy
+// GrantTypes makes.
+func IsGrantType(name string) bool { return slices.Contains(grantTypes, name) }
+
 // CheckGrantType refuses a name that is no grant type, listing those that are.
 func CheckGrantType(name string) error {
-	if slices.Contains(grantTypes, name) {
+	if IsGrantType(name) {
 		return nil
 	}
 	return fmt.Errorf("unknown grant %q (want %s)", name, strings.Join(grantTypes, ", "))

@@ -54,7 +54,7 @@ type AccessClaims struct {
 type accessJSON struct {
 	Issuer    string   `json:"iss,omitempty"`
 	Subject   string   `json:"sub"`
-	Audience  audience `json:"aud,omitempty"`
+	Audience  Audience `json:"aud,omitempty"`
 	ClientID  string   `json:"client_id"`
 	Scope     string   `json:"scope"`
 	IssuedAt  int64    `json:"iat"`
@@ -161,13 +161,13 @@ func numericDate(sec int64) *jwt.NumericDate {
 	return jwt.NewNumericDate(time.Unix(sec, 0))
 }
 
-// audience is the aud claim. RFC 7519 §4.1.3 allows a single string or an
+// Audience is the aud claim. RFC 7519 §4.1.3 allows a single string or an
 // array; a single audience is written as a string because that is what most
 // resource servers expect (and what league writes), while reading accepts both.
-type audience []string
+type Audience []string
 
 // MarshalJSON writes one audience as a string and several as an array.
-func (a audience) MarshalJSON() ([]byte, error) {
+func (a Audience) MarshalJSON() ([]byte, error) {
 	if len(a) == 1 {
 		return json.Marshal(a[0])
 	}
@@ -175,13 +175,13 @@ func (a audience) MarshalJSON() ([]byte, error) {
 }
 
 // UnmarshalJSON reads a string or an array of strings.
-func (a *audience) UnmarshalJSON(b []byte) error {
+func (a *Audience) UnmarshalJSON(b []byte) error {
 	if len(b) > 0 && b[0] == '"' {
 		var one string
 		if err := json.Unmarshal(b, &one); err != nil {
 			return err
 		}
-		*a = audience{one}
+		*a = Audience{one}
 		return nil
 	}
 	var many []string
