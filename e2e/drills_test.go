@@ -112,6 +112,13 @@ func (pg *privatePostgres) stop(t *testing.T) {
 	runAs(t, "runuser", "-u", "postgres", "--", filepath.Join(pg.bin, "pg_ctl"), "-D", pg.data, "-w", "-t", "30", "-m", "fast", "stop")
 }
 
+// crash stops the cluster as a crash does: no backend says goodbye, so
+// the connections in Caddy's pool learn of it only when they are used.
+func (pg *privatePostgres) crash(t *testing.T) {
+	t.Helper()
+	runAs(t, "runuser", "-u", "postgres", "--", filepath.Join(pg.bin, "pg_ctl"), "-D", pg.data, "-w", "-t", "30", "-m", "immediate", "stop")
+}
+
 // signal sends sig to the postmaster and every backend: SIGSTOP freezes
 // the whole server, as a stalled VM or disk does, and SIGCONT thaws it.
 func (pg *privatePostgres) signal(t *testing.T, sig syscall.Signal) {
@@ -399,7 +406,7 @@ func TestDrill_PostgresFrozenAndRestarted(t *testing.T) {
 
 	load.report(t, []drillPhase{
 		{"before", t0, frozenAt}, {"frozen (SIGSTOP)", frozenAt, thawedAt}, {"thawed", thawedAt, stoppedAt},
-		{"stopped", stoppedAt, startedAt}, {"restarted", startedAt, endAt},
+		{"stopped", stoppedAt, startedAt}, {"started (coming up, then up)", startedAt, endAt},
 	})
 	thawRecovery, restartRecovery := load.recovery(thawedAt), load.recovery(startedAt)
 	t.Logf("recovery: %s after the thaw, %s after the restart", thawRecovery.Round(time.Millisecond), restartRecovery.Round(time.Millisecond))
@@ -414,6 +421,41 @@ func TestDrill_PostgresFrozenAndRestarted(t *testing.T) {
 	assert.Less(t, thawRecovery, drillDBTimeout+3*time.Second)
 	assert.Positive(t, restartRecovery)
 	assert.Less(t, restartRecovery, drillDBTimeout+3*time.Second)
+}
+
+// TestDrill_PostgresRestartedWhileIdle restarts the database while Caddy is
+// quiet, so every connection in its pool is stale when traffic comes back:
+// those are found and replaced, and no request is refused for them.
+func TestDrill_PostgresRestartedWhileIdle(t *testing.T) {
+	if testing.Short() {
+		t.Skip("a fault drill")
+	}
+	pg := startPrivatePostgres(t)
+	dsn := pg.dsn("oauth2")
+	seedStore(t, "postgres", dsn)
+	addr := startDrillCaddy(t, "postgres", dsn)
+
+	const parallel = 8 // enough to leave several connections in the pool
+	burst := func() []string {
+		outcomes := make([]string, parallel)
+		var wg sync.WaitGroup
+		for i := range parallel {
+			wg.Go(func() {
+				a, err := newTokenClient(addr, false).post(t.Context(), url.Values{"grant_type": {"client_credentials"}})
+				outcomes[i] = drillOutcome(a, err)
+			})
+		}
+		wg.Wait()
+		return outcomes
+	}
+	for _, o := range burst() {
+		require.Equal(t, "200", o)
+	}
+	for _, stop := range []func(*testing.T){pg.stop, pg.crash} {
+		stop(t)
+		pg.start(t)
+		assert.Equal(t, slices.Repeat([]string{"200"}, parallel), burst(), "stale pooled connections are replaced, not answered 503")
+	}
 }
 
 func TestDrill_SQLiteLockedByAnotherProcess(t *testing.T) {

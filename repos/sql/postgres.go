@@ -3,6 +3,7 @@ package sql
 import (
 	"context"
 	dbsql "database/sql"
+	"database/sql/driver"
 	"errors"
 	"fmt"
 	"strings"
@@ -44,9 +45,21 @@ func connectPostgres(ctx context.Context, dsn string) (pools, error) {
 	if _, ok := cfg.RuntimeParams["application_name"]; !ok {
 		cfg.RuntimeParams["application_name"] = postgresApplicationName
 	}
-	db := stdlib.OpenDB(*cfg)
+	db := stdlib.OpenDB(*cfg, stdlib.OptionResetSession(refuseStaleConnection))
 	configureServerPool(db)
 	return pools{read: db, write: db}, nil
+}
+
+// refuseStaleConnection runs before a pooled connection is reused. After a
+// restart of the server every pooled connection is dead, and pgx pings only
+// those idle for over a second: a busy pool would answer a burst of requests
+// with errors. A connection the server has spoken on since its last answer
+// is handed back as bad instead, so database/sql takes, or dials, another.
+func refuseStaleConnection(_ context.Context, conn *pgx.Conn) error {
+	if serverHasSpoken(conn.PgConn().Conn()) {
+		return driver.ErrBadConn
+	}
+	return nil
 }
 
 // postgresMigrationLock is the key of the advisory lock that serialises
